@@ -1,0 +1,175 @@
+"""Self-checks for the book's code exercises.
+
+Each ``check_*`` function runs the learner's implementation on a few cases, compares it
+with the reference, and returns a :class:`CheckResult` whose message says in plain words
+what is right or what differs (a swapped sign, a missing mean, swapped arguments...).
+A check never lets the learner's exception escape as a bare traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class CheckResult:
+    """The verdict of a check: ``passed`` and a plain-language ``message``."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        mark = "PASSED" if self.passed else "NOT YET"
+        return f"[{mark}] {self.name}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        colour, mark = ("#1b7a2f", "&#10004; passed") if self.passed else ("#b3261e", "&#10008; not yet")
+        return (f'<div style="border-left:4px solid {colour};padding:4px 10px;margin:4px 0">'
+                f'<b style="color:{colour}">{mark}</b> <code>{html.escape(self.name)}</code>: '
+                f"{html.escape(self.message)}</div>")
+
+
+def _fail(name: str, message: str) -> CheckResult:
+    return CheckResult(name, False, message)
+
+
+def _call(name: str, fn: Callable, *args):
+    """Call the learner's function; turn an exception into a readable verdict."""
+    try:
+        return fn(*args), None
+    except NotImplementedError:
+        return None, _fail(name, "the function still raises NotImplementedError: replace it with your code.")
+    except Exception as exc:  # noqa: BLE001 - every learner error becomes a verdict
+        return None, _fail(name, f"your function raised {type(exc).__name__}: {exc}")
+
+
+def _as_float(value) -> float | None:
+    if torch.is_tensor(value):
+        if value.numel() != 1:
+            return None
+        return float(value.detach().float())
+    if isinstance(value, np.ndarray):
+        return float(value) if value.size == 1 else None
+    if isinstance(value, (int, float, np.floating)):
+        return float(value)
+    return None
+
+
+def _as_array(value) -> np.ndarray | None:
+    if torch.is_tensor(value):
+        return value.detach().cpu().double().numpy()
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def _close(a: float, b: float, tol: float = 1e-5) -> bool:
+    return math.isfinite(a) and abs(a - b) <= tol * max(1.0, abs(b))
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 1
+# ---------------------------------------------------------------------------------------
+
+
+def _value_cases():
+    gen = torch.Generator().manual_seed(1)
+    cases = []
+    for n_real, n_fake in [(64, 64), (50, 30), (7, 19)]:
+        d_real = torch.rand(n_real, generator=gen) * 0.9 + 0.05
+        d_fake = torch.rand(n_fake, generator=gen) * 0.9 + 0.05
+        cases.append((d_real, d_fake))
+    return cases
+
+
+def check_value_function(fn: Callable) -> CheckResult:
+    """Check ``fn(d_real, d_fake) -> V``: the minibatch estimate of the value function.
+
+    ``d_real``: D(x) for a batch of real data, ``d_fake``: D(G(z)) for a batch of
+    generated data, both probabilities in (0, 1), 1-D tensors possibly of different
+    lengths. Expected: mean(log d_real) + mean(log(1 - d_fake)), a scalar.
+    """
+    name = "value_function"
+    for d_real, d_fake in _value_cases():
+        out, err = _call(name, fn, d_real.clone(), d_fake.clone())
+        if err is not None:
+            return err
+        got = _as_float(out)
+        if got is None:
+            shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+            return _fail(name, f"expected a single number (a scalar), got {shape}. "
+                               "Each expectation is a mean over its batch.")
+        want = float(torch.log(d_real).mean() + torch.log(1 - d_fake).mean())
+        if _close(got, want):
+            continue
+        lr, lf, l1f = torch.log(d_real), torch.log(d_fake), torch.log(1 - d_fake)
+        diagnoses = [
+            (-want, "the sign is flipped: that is the binary cross-entropy loss, which equals -V. "
+                    "V itself is mean log D(x) + mean log(1 - D(G(z)))."),
+            (float(lr.mean() + lf.mean()), "the second term uses log D(G(z)); the value function has "
+                                           "log(1 - D(G(z))): D wants D(G(z)) close to 0."),
+            (float(torch.log(d_fake).mean() + torch.log(1 - d_real).mean()),
+             "real and generated inputs are swapped: log D(.) belongs to the real batch."),
+            (float(lr.sum() + l1f.sum()), "you summed over the batch; each expectation is a mean."),
+            (float(torch.cat([lr, l1f]).mean()), "you averaged over both batches together; each expectation "
+                                                  "is averaged over its own batch (they may differ in size)."),
+            (float(lr.mean() * l1f.mean()), "the two expectations are added, not multiplied."),
+        ]
+        for value, message in diagnoses:
+            if _close(got, value):
+                return _fail(name, message)
+        return _fail(name, f"for batches of {len(d_real)} real and {len(d_fake)} generated scores, expected "
+                           f"{want:.6f} but got {got:.6f}.")
+    return CheckResult(name, True, "matches mean log D(x) + mean log(1 - D(G(z))) on every test batch, "
+                                   "including batches of different sizes.")
+
+
+def check_optimal_discriminator(fn: Callable) -> CheckResult:
+    """Check ``fn(p_data, p_g) -> D*``: the optimal discriminator, pointwise on arrays."""
+    from .theory import gaussian_pdf, grid
+
+    name = "optimal_discriminator"
+    x = grid(-4, 4, 201)
+    cases = [(gaussian_pdf(x, 0, 1), gaussian_pdf(x, 1.5, 0.7)),
+             (gaussian_pdf(x, -1, 0.5), gaussian_pdf(x, 0.5, 1.2)),
+             (gaussian_pdf(x, 0, 1), gaussian_pdf(x, 0, 1))]
+    for p_data, p_g in cases:
+        out, err = _call(name, fn, p_data.copy(), p_g.copy())
+        if err is not None:
+            return err
+        got = _as_array(out)
+        if got is None or got.shape != p_data.shape:
+            shape = None if got is None else got.shape
+            return _fail(name, f"expected one value per grid point, shape {p_data.shape}, got {shape}.")
+        want = p_data / (p_data + p_g)
+        if np.allclose(got, want, rtol=1e-6, atol=1e-9):
+            continue
+        if np.any(~np.isfinite(got)):
+            return _fail(name, "the result contains NaN or inf; D* is a ratio of densities with a positive "
+                               "denominator here.")
+        if np.allclose(got, p_g / (p_data + p_g), rtol=1e-6):
+            return _fail(name, "you returned p_g / (p_data + p_g) = 1 - D*: the optimal D is large where "
+                               "real data is more likely than generated data.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if np.allclose(got, p_data / p_g, rtol=1e-6):
+                return _fail(name, "you returned the density ratio p_data / p_g; D* = p_data / (p_data + p_g) "
+                                   "is a probability between 0 and 1.")
+        if np.any((got < 0) | (got > 1)):
+            return _fail(name, "some values lie outside [0, 1]; D*(x) is a probability.")
+        worst = int(np.argmax(np.abs(got - want)))
+        return _fail(name, f"at x = {x[worst]:.2f}, with p_data = {p_data[worst]:.4f} and p_g = {p_g[worst]:.4f}, "
+                           f"expected {want[worst]:.4f}, got {got[worst]:.4f}.")
+    return CheckResult(name, True, "equals p_data / (p_data + p_g) at every grid point, "
+                                   "and 1/2 everywhere when p_g = p_data.")

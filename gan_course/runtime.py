@@ -1,0 +1,173 @@
+"""Run-time set-up shared by every chapter: profile and budget, device, seeding,
+mixed precision and provenance.
+
+The profile decides how much work a notebook does (DESIGN.md, "Profiles and budgets"):
+
+* ``smoke``: seconds per notebook; CI uses it to prove that every cell runs;
+* ``cpu``: minutes per chapter on two CPU cores; the website's stored outputs;
+* ``gpu``: full data and training length, e.g. on Colab.
+
+It is read from the environment variable ``GAN_COURSE_PROFILE``; when unset it is
+``gpu`` if CUDA is available and ``cpu`` otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "cpu", "gpu")
+PROFILE_VARIABLE = "GAN_COURSE_PROFILE"
+DEVICE_VARIABLE = "GAN_COURSE_DEVICE"
+
+_START = time.perf_counter()
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(str(name), list(choices), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
+def profile() -> str:
+    """The profile in force: ``$GAN_COURSE_PROFILE``, or ``gpu``/``cpu`` by CUDA availability."""
+    name = os.environ.get(PROFILE_VARIABLE, "").strip().lower()
+    if not name:
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise ValueError(
+            f"{PROFILE_VARIABLE}={os.environ[PROFILE_VARIABLE]!r} is not a profile; "
+            f"accepted: {', '.join(PROFILES)} (or unset for automatic choice)."
+            + _suggest(name, PROFILES)
+        )
+    return name
+
+
+def budget(smoke=None, cpu=None, gpu=None, *, profile_name: str | None = None):
+    """The amount of work for the profile in force, e.g. ``budget(smoke=20, cpu=3000, gpu=30000)``.
+
+    Any value works (a step count, a data-set size, a tuple of sizes). Raises ``ValueError``
+    when no value was given for the profile in force, rather than guessing one.
+    """
+    name = profile_name if profile_name is not None else profile()
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; accepted: {', '.join(PROFILES)}." + _suggest(name, PROFILES))
+    values = {"smoke": smoke, "cpu": cpu, "gpu": gpu}
+    value = values[name]
+    if value is None:
+        given = ", ".join(f"{k}={v!r}" for k, v in values.items() if v is not None) or "nothing"
+        raise ValueError(
+            f"budget() has no value for the profile in force ({name!r}); it was given {given}. "
+            f"Pass {name}=... as well."
+        )
+    return value
+
+
+def device(prefer: str | None = None) -> torch.device:
+    """Choose the device: ``prefer`` or ``$GAN_COURSE_DEVICE`` if set, else cuda, mps, cpu.
+
+    Called explicitly by notebooks; the package never picks a device at import time.
+    """
+    wanted = prefer or os.environ.get(DEVICE_VARIABLE) or None
+    if wanted:
+        dev = torch.device(wanted)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device {wanted!r} was asked for, but CUDA is not available on this machine.")
+        if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise RuntimeError(f"device {wanted!r} was asked for, but Apple MPS is not available on this machine.")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (all devices); return a CPU ``torch.Generator`` with that seed."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def autocast(dev: torch.device | str, enabled: bool = True, dtype: torch.dtype | None = None):
+    """Mixed-precision context: bfloat16/float16 autocast on CUDA, a no-op elsewhere.
+
+    Usage: ``with gc.autocast(dev): loss = ...``. On CPU (and MPS) it returns a null
+    context, so the same code runs in float32 there.
+    """
+    dev = torch.device(dev)
+    if not enabled or dev.type != "cuda":
+        return contextlib.nullcontext()
+    if dtype is None:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def grad_scaler(dev: torch.device | str, enabled: bool = True) -> torch.amp.GradScaler:
+    """A gradient scaler that is active only for float16 autocast on CUDA (no-op otherwise)."""
+    dev = torch.device(dev)
+    active = enabled and dev.type == "cuda" and not torch.cuda.is_bf16_supported()
+    return torch.amp.GradScaler("cuda" if dev.type == "cuda" else "cpu", enabled=active)
+
+
+@dataclass
+class RunInfo:
+    """What :func:`setup` decided: seed, profile, device and when the run started."""
+
+    seed: int
+    profile: str
+    device: torch.device
+    started: float = field(default_factory=time.perf_counter)
+    generator: torch.Generator | None = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+_RUN: RunInfo | None = None
+
+
+def setup(seed: int = 0, device_name: str | None = None, quiet: bool = False) -> RunInfo:
+    """Start a chapter: seed everything, read the profile, choose the device, start the clock."""
+    global _RUN
+    gen = seed_everything(seed)
+    _RUN = RunInfo(seed=seed, profile=profile(), device=device(device_name), generator=gen)
+    if not quiet:
+        print(f"profile: {_RUN.profile} | device: {_RUN.device} | seed: {seed}")
+    return _RUN
+
+
+def provenance(print_it: bool = True) -> dict:
+    """Versions, device, profile and elapsed time of this run; printed by every chapter's last cell."""
+    from . import __version__
+
+    info = {
+        "gan_course": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "profile": _RUN.profile if _RUN else profile(),
+        "device": str(_RUN.device if _RUN else device()),
+        "threads": torch.get_num_threads(),
+        "elapsed_s": round(_RUN.elapsed() if _RUN else time.perf_counter() - _START, 1),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    if print_it:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+        sys.stdout.flush()
+    return info

@@ -1,0 +1,158 @@
+"""The mathematics of the GAN game, computed: value function, optimal discriminator,
+numerical integration on a 1-D grid (Chapter 1).
+
+Densities are NumPy arrays sampled on a grid ``x``; integrals use the trapezoidal rule.
+Conventions: ``0 * log 0 = 0`` (a term whose density is zero contributes nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+LOG4 = math.log(4.0)
+
+
+def grid(lo: float = -8.0, hi: float = 8.0, n: int = 8001) -> np.ndarray:
+    """An evenly spaced 1-D grid for numerical integration."""
+    if not hi > lo or n < 2:
+        raise ValueError(f"need hi > lo and n >= 2, got lo={lo}, hi={hi}, n={n}")
+    return np.linspace(lo, hi, n)
+
+
+def integrate(values, x) -> float:
+    """Trapezoidal integral of ``values`` sampled on the grid ``x``."""
+    values, x = np.asarray(values, dtype=float), np.asarray(x, dtype=float)
+    if values.shape != x.shape:
+        raise ValueError(f"values and grid differ in shape: {values.shape} vs {x.shape}")
+    return float(np.sum((values[1:] + values[:-1]) * np.diff(x)) / 2.0)
+
+
+def gaussian_pdf(x, mean: float = 0.0, std: float = 1.0) -> np.ndarray:
+    """Density of N(mean, std^2) at ``x``."""
+    if std <= 0:
+        raise ValueError(f"std must be positive, got {std}")
+    x = np.asarray(x, dtype=float)
+    return np.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
+
+
+def mixture_pdf(x, means, stds, weights=None) -> np.ndarray:
+    """Density of a 1-D Gaussian mixture at ``x`` (equal weights by default)."""
+    means, stds = np.atleast_1d(means), np.atleast_1d(stds)
+    if weights is None:
+        weights = np.full(len(means), 1.0 / len(means))
+    weights = np.asarray(weights, dtype=float)
+    if not math.isclose(weights.sum(), 1.0, rel_tol=1e-9):
+        raise ValueError(f"mixture weights must sum to 1, got {weights.sum()}")
+    return sum(w * gaussian_pdf(x, m, s) for w, m, s in zip(weights, means, stds))
+
+
+@dataclass(frozen=True)
+class Mixture1D:
+    """A 1-D Gaussian mixture that can be evaluated, sampled, shifted and scaled (Chapter 1).
+
+    ``moved(shift, scale)`` is the distribution of ``scale * X + shift``: the family used
+    in Chapter 1 to move a generator distribution p_g towards p_data.
+    """
+
+    means: tuple = (0.0,)
+    stds: tuple = (1.0,)
+    weights: tuple = (1.0,)
+
+    def __post_init__(self):
+        if not (len(self.means) == len(self.stds) == len(self.weights)):
+            raise ValueError("means, stds and weights must have the same length")
+        if any(s <= 0 for s in self.stds) or any(w < 0 for w in self.weights):
+            raise ValueError("stds must be positive and weights non-negative")
+        if not math.isclose(sum(self.weights), 1.0, rel_tol=1e-9):
+            raise ValueError(f"weights must sum to 1, got {sum(self.weights)}")
+
+    def pdf(self, x) -> np.ndarray:
+        return mixture_pdf(x, self.means, self.stds, self.weights)
+
+    def moved(self, shift: float = 0.0, scale: float = 1.0) -> "Mixture1D":
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        return Mixture1D(tuple(scale * m + shift for m in self.means), tuple(scale * s for s in self.stds),
+                         self.weights)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` samples as a float32 tensor of shape (n, 1)."""
+        comp = torch.multinomial(torch.tensor(self.weights, dtype=torch.float64), n, replacement=True,
+                                 generator=generator)
+        means = torch.tensor(self.means, dtype=torch.float32)[comp]
+        stds = torch.tensor(self.stds, dtype=torch.float32)[comp]
+        return (means + stds * torch.randn(n, generator=generator)).unsqueeze(1)
+
+
+def _check_density(p, name: str) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    if np.any(p < 0) or not np.all(np.isfinite(p)):
+        raise ValueError(f"{name} must be finite and non-negative")
+    return p
+
+
+def optimal_discriminator(p_data, p_g) -> np.ndarray:
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), pointwise.
+
+    Where both densities are zero every D is optimal; we return 1/2 there.
+    """
+    p_data, p_g = _check_density(p_data, "p_data"), _check_density(p_g, "p_g")
+    total = p_data + p_g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, p_data / np.where(total > 0, total, 1.0), 0.5)
+
+
+def _xlogy(p, y) -> np.ndarray:
+    """p * log(y) with 0 * log(anything) = 0."""
+    p, y = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(p > 0, p * np.log(np.where(p > 0, y, 1.0)), 0.0)
+
+
+def value_function(d, p_data, p_g, x) -> float:
+    """V(D, G) = ∫ p_data(x) log D(x) + p_g(x) log(1 - D(x)) dx on the grid ``x``.
+
+    ``d`` holds D(x) in [0, 1] on the grid. Returns ``-inf`` when D puts probability 0 on
+    real data (or 1 on generated data) where that data has mass.
+    """
+    d = np.asarray(d, dtype=float)
+    if np.any((d < 0) | (d > 1)):
+        raise ValueError("D(x) must be a probability in [0, 1]; pass sigmoid(logits), not logits")
+    integrand = _xlogy(p_data, d) + _xlogy(p_g, 1.0 - d)
+    return integrate(integrand, x)
+
+
+def value_at_optimum(p_data, p_g, x) -> float:
+    """C(G) = V(D*, G): the value once the discriminator is optimal for this generator.
+
+    Computed as ∫ p_data log(p_data / (p_data + p_g)) + p_g log(p_g / (p_data + p_g)) with
+    logarithms of the densities, so that a tail where D* underflows to 0 stays finite.
+    """
+    p_data, p_g = _check_density(p_data, "p_data"), _check_density(p_g, "p_g")
+    total = p_data + p_g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_total = np.log(np.where(total > 0, total, 1.0))
+        term_d = np.where(p_data > 0, p_data * (np.log(np.where(p_data > 0, p_data, 1.0)) - log_total), 0.0)
+        term_g = np.where(p_g > 0, p_g * (np.log(np.where(p_g > 0, p_g, 1.0)) - log_total), 0.0)
+    return integrate(term_d + term_g, x)
+
+
+def pointwise_objective(y, a: float, b: float):
+    """a log y + b log(1 - y): the integrand of V at one point, a = p_data(x), b = p_g(x)."""
+    y = np.asarray(y, dtype=float)
+    return _xlogy(a, y) + _xlogy(b, 1.0 - y)
+
+
+def value_from_probabilities(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Monte Carlo V: mean log D(x) + mean log(1 - D(G(z))), from probabilities."""
+    return torch.log(d_real).mean() + torch.log1p(-d_fake).mean()
+
+
+def value_from_logits(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Monte Carlo V from logits, stably: log σ(l) = -softplus(-l), log(1 - σ(l)) = -softplus(l)."""
+    return -F.softplus(-real_logits).mean() - F.softplus(fake_logits).mean()

@@ -1,0 +1,30 @@
+"""Shared fixtures. Tests never touch the network: downloads use file:// mirrors they create."""
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No profile/device/data variables; the cache points into a temporary folder."""
+    for var in ("GAN_COURSE_PROFILE", "GAN_COURSE_DEVICE", "GAN_COURSE_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return monkeypatch
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def pytest_report_header(config):
+    return f"GAN_COURSE_PROFILE={os.environ.get('GAN_COURSE_PROFILE', '(unset)')}"
