@@ -7,7 +7,7 @@ Importing it neither selects a GPU nor imports ipywidgets.
 
 __version__ = "0.1.0"
 
-from . import checks, data, losses, models, theory, viz
+from . import checks, data, losses, models, theory, viz, widgets
 from .data import grid_of_gaussians, load_images, ring_of_gaussians
 from .runtime import (
     PROFILES,
@@ -41,4 +41,5 @@ __all__ = [
     "setup",
     "theory",
     "viz",
+    "widgets",
 ]

@@ -11,8 +11,20 @@ import torch.nn.functional as F
 
 
 def _logits(t: torch.Tensor, name: str) -> torch.Tensor:
+    """Validate discriminator logits: (B,) per sample, or (B, 1, H, W) per patch.
+
+    Anything else (e.g. (B, 1), which would broadcast silently against (B,) targets) is
+    rejected with an error naming the shape received.
+    """
     if not torch.is_tensor(t) or not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of logits, got {type(t).__name__}")
+        kind = f"a tensor of dtype {t.dtype}" if torch.is_tensor(t) else type(t).__name__
+        raise TypeError(f"{name} must be a floating-point tensor of logits, got {kind}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty: a loss needs at least one sample")
+    if not (t.ndim == 1 or (t.ndim == 4 and t.shape[1] == 1)):
+        hint = " (squeeze the last dimension)" if t.ndim == 2 and t.shape[1] == 1 else ""
+        raise ValueError(f"{name} must have shape (B,) or (B, 1, H, W) for patch logits, "
+                         f"got {tuple(t.shape)}{hint}")
     return t
 
 
@@ -37,3 +49,16 @@ def generator_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
 def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """The non-saturating generator loss: -mean log D(G(z)) = mean softplus(-l) (Chapter 2)."""
     return F.softplus(-_logits(fake_logits, "fake_logits")).mean()
+
+
+GENERATOR_LOSSES = {
+    "minimax": generator_loss_minimax,
+    "nonsaturating": generator_loss_nonsaturating,
+}
+
+
+def generator_loss(name: str):
+    """Look up a generator loss by name: ``minimax`` or ``nonsaturating``."""
+    if name not in GENERATOR_LOSSES:
+        raise ValueError(f"unknown generator loss {name!r}; accepted: {', '.join(GENERATOR_LOSSES)}")
+    return GENERATOR_LOSSES[name]

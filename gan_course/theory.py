@@ -156,3 +156,54 @@ def value_from_probabilities(d_real: torch.Tensor, d_fake: torch.Tensor) -> torc
 def value_from_logits(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Monte Carlo V from logits, stably: log σ(l) = -softplus(-l), log(1 - σ(l)) = -softplus(l)."""
     return -F.softplus(-real_logits).mean() - F.softplus(fake_logits).mean()
+
+
+# ---------------------------------------------------------------------------------------
+# Divergences (Chapter 3) and loss gradients (Chapter 2)
+# ---------------------------------------------------------------------------------------
+
+
+def _pair(p, q):
+    p, q = _check_density(p, "p"), _check_density(q, "q")
+    if p.shape != q.shape:
+        raise ValueError(f"p and q differ in shape: {p.shape} vs {q.shape}")
+    return p, q
+
+
+def kl_divergence(p, q, x=None) -> float:
+    """KL(p || q) = ∫ p log(p / q): a sum for discrete distributions (``x`` None), an integral
+    on the grid ``x`` for densities. Infinite when p has mass where q has none.
+    """
+    p, q = _pair(p, q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if np.any((p > 0) & (q == 0)):
+            return math.inf
+        terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(np.where(q > 0, q, 1.0))), 0.0)
+    return float(terms.sum()) if x is None else integrate(terms, x)
+
+
+def js_divergence(p, q, x=None) -> float:
+    """JSD(p || q) = ½ KL(p || m) + ½ KL(q || m) with m = (p + q) / 2, in nats (0 <= JSD <= log 2)."""
+    p, q = _pair(p, q)
+    m = (p + q) / 2
+    return 0.5 * kl_divergence(p, m, x) + 0.5 * kl_divergence(q, m, x)
+
+
+def c_of_g(p_data, p_g, x=None) -> float:
+    """C(G) = V(D*, G), for densities on the grid ``x`` or for discrete distributions (``x`` None)."""
+    if x is not None:
+        return value_at_optimum(p_data, p_g, x)
+    p_data, p_g = _pair(p_data, p_g)
+    d = optimal_discriminator(p_data, p_g)
+    return float(np.sum(_xlogy(p_data, d) + _xlogy(p_g, 1.0 - d)))
+
+
+def generator_loss_gradients(d_fake) -> dict:
+    """Derivatives of both generator losses with respect to the discriminator's logit l,
+    as functions of D(G(z)) = σ(l):
+
+    * minimax, log(1 - σ(l)):       d/dl = -σ(l)      = -D      (vanishes as D -> 0)
+    * non-saturating, -log σ(l):    d/dl = -(1 - σ(l)) = D - 1  (tends to -1 as D -> 0)
+    """
+    d = np.asarray(d_fake, dtype=float)
+    return {"minimax": -d, "nonsaturating": d - 1.0}

@@ -118,7 +118,8 @@ def densities_1d(x, p_data, p_g, d_star=None, d=None, ax=None, title: str | None
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     if legend:
-        ax.legend(handles, labels, loc="upper left", frameon=False, fontsize=9)
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=len(labels),
+                  frameon=False, fontsize=9)
     if title:
         ax.set_title(title)
     fig.tight_layout()

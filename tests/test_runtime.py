@@ -4,7 +4,6 @@ import pytest
 import torch
 
 import gan_course as gc
-from gan_course import runtime
 
 
 def test_profile_from_environment(clean_env):

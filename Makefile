@@ -1,0 +1,88 @@
+# Maintainer commands for the GAN course book. Everything runs through the project's own
+# virtual environment (.venv/bin/python -m ...); no activated shell is needed.
+#
+#   make book                 build the website into _build/html
+#   make test                 every test: package, notebooks (nbval), book build, browser
+#   make execute [NB=01]      re-execute chapters in place under the cpu profile
+#   make clean / distclean    remove build outputs (distclean: the virtual environment too)
+
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON3 ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+JB      := $(VENV)/bin/jupyter-book
+
+# MathJax 3 from npm, shipped with the website so that equations typeset offline.
+# The copy lives outside a root _static/ folder on purpose: Jupyter Book 1.x adds every .js
+# file under _static/ to every page as a <script>, which would load all MathJax components.
+# _config.yml names this folder in html_static_path and points mathjax_path at it.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_NPM     := .cache/npm
+MATHJAX_STATIC  := .cache/mathjax-static
+MATHJAX_DIR     := $(MATHJAX_STATIC)/mathjax
+MATHJAX_STAMP   := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
+
+NB ?=
+NOTEBOOKS = $(sort $(wildcard notebooks/$(NB)*.ipynb))
+
+# Per-test limit (seconds) for pytest-timeout; the first book test also builds the book.
+TEST_TIMEOUT ?= 900
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-x -m 'not browser'"
+PYTEST_ARGS ?=
+
+.PHONY: help setup mathjax book test execute clean distclean
+
+help:
+	@echo "make setup              create .venv, install requirements.txt and the package, fetch MathJax"
+	@echo "make book               build the website into _build/html"
+	@echo "make test               run every test (package, notebooks, book build, browser)"
+	@echo "make execute [NB=01]    re-execute notebooks in place (GAN_COURSE_PROFILE=cpu)"
+	@echo "make clean | distclean  remove build outputs and caches | also .venv and .cache (MathJax)"
+
+setup: $(VENV)/.installed mathjax
+
+$(VENV)/bin/python:
+	$(PYTHON3) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -e .
+	touch $@
+
+mathjax: $(MATHJAX_STAMP)
+
+$(MATHJAX_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch MathJax (apt-get install nodejs npm)"; exit 1; }
+	rm -rf $(MATHJAX_NPM) $(MATHJAX_DIR)
+	mkdir -p $(MATHJAX_NPM) $(MATHJAX_DIR)
+	npm pack --silent --pack-destination $(MATHJAX_NPM) mathjax@$(MATHJAX_VERSION) >/dev/null
+	tar -xzf $(MATHJAX_NPM)/mathjax-$(MATHJAX_VERSION).tgz -C $(MATHJAX_NPM)
+	# The combined component the pages load, plus the folders it loads from at run time:
+	# TeX extensions (autoload), CHTML fonts, the menu, accessibility and speech modules.
+	cp $(MATHJAX_NPM)/package/es5/tex-chtml.js $(MATHJAX_DIR)/
+	cp -r $(MATHJAX_NPM)/package/es5/{a11y,adaptors,input,output,sre,ui} $(MATHJAX_DIR)/
+	cp $(MATHJAX_NPM)/package/LICENSE $(MATHJAX_DIR)/
+	touch $@
+
+book: setup
+	$(JB) build . -W -n --keep-going
+	@echo
+	@echo "Website built: open _build/html/index.html in a browser,"
+	@echo "or serve it with: $(PY) -m http.server -d _build/html 8000"
+
+test: setup
+	GAN_COURSE_PROFILE=smoke $(PY) -m pytest --nbval-lax --nbval-current-env --timeout=$(TEST_TIMEOUT) $(PYTEST_ARGS)
+
+execute: setup
+	@test -n "$(NOTEBOOKS)" || { echo "no notebook matches notebooks/$(NB)*.ipynb"; exit 1; }
+	GAN_COURSE_PROFILE=cpu $(PY) tools/execute.py $(NOTEBOOKS)
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) .cache *.egg-info

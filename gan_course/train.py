@@ -1,0 +1,185 @@
+"""Training: one step function per game, and one ``fit`` loop that serves them all.
+
+A step function does one iteration of a game and returns a dict of named scalars
+(losses, D(x), D(G(z)), gradient norms). ``fit`` calls it ``steps`` times with a progress
+bar, keeps the history, takes snapshots at chosen steps, and stops with a diagnosis when a
+value becomes NaN or infinite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from . import losses
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised by :func:`fit` when a tracked value stops being finite."""
+
+
+def set_requires_grad(module: nn.Module, flag: bool) -> None:
+    """Freeze (False) or unfreeze (True) every parameter of ``module``."""
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+def grad_norm(module: nn.Module) -> float:
+    """L2 norm of all gradients of ``module``'s parameters (0 when none were computed)."""
+    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
+def batches(source, batch_size: int, generator: torch.Generator | None = None,
+            device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+    """An endless iterator of real minibatches of shape (batch_size, ...).
+
+    ``source``: anything with ``sample(n, generator)`` (the toy mixtures), or a tensor of
+    data points / images, from which minibatches are drawn by reshuffling every epoch.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if hasattr(source, "sample"):
+        while True:
+            yield source.sample(batch_size, generator=generator).to(device)
+    data = source.images if hasattr(source, "images") else source
+    if not torch.is_tensor(data) or len(data) < batch_size:
+        raise ValueError(f"need a tensor with at least {batch_size} rows, got {type(data).__name__}"
+                         + (f" of length {len(data)}" if torch.is_tensor(data) else ""))
+    while True:
+        order = torch.randperm(len(data), generator=generator)
+        for start in range(0, len(data) - batch_size + 1, batch_size):
+            yield data[order[start:start + batch_size]].to(device)
+
+
+def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+             real_batches: Iterator[torch.Tensor], noise: Callable[[int], torch.Tensor], *,
+             k: int = 1, g_loss: str = "nonsaturating") -> dict:
+    """One iteration of the unconditional game: k discriminator steps, then one generator step.
+
+    ``noise(n)`` returns a batch of z; ``g_loss`` is ``nonsaturating`` (default) or ``minimax``.
+    Returns loss_d, loss_g, D(x), D(G(z)) (means of the last D step) and gradient norms.
+    """
+    if k < 1:
+        raise ValueError(f"k (discriminator steps per generator step) must be >= 1, got {k}")
+    g_loss_fn = losses.generator_loss(g_loss)
+
+    # 1. update D, k times; G is frozen (its samples are constants)
+    set_requires_grad(D, True)
+    for _ in range(k):
+        real = next(real_batches)
+        with torch.no_grad():
+            fake = G(noise(real.shape[0]))
+        real_logits, fake_logits = D(real), D(fake)
+        loss_d = losses.discriminator_loss(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        norm_d = grad_norm(D)
+        opt_d.step()
+
+    # 2. update G once; D is frozen (gradients flow through it, its weights stay)
+    set_requires_grad(D, False)
+    loss_g = g_loss_fn(D(G(noise(real.shape[0]))))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    norm_g = grad_norm(G)
+    opt_g.step()
+    set_requires_grad(D, True)
+
+    return {
+        "loss_d": loss_d.item(),
+        "loss_g": loss_g.item(),
+        "D(x)": torch.sigmoid(real_logits.detach()).mean().item(),
+        "D(G(z))": torch.sigmoid(fake_logits.detach()).mean().item(),
+        "grad_norm_d": norm_d,
+        "grad_norm_g": norm_g,
+    }
+
+
+@dataclass
+class History:
+    """What :func:`fit` recorded: ``values[name]`` lists, the ``steps`` they belong to,
+    ``snapshots[step]`` (whatever the snapshot function returned), and timing."""
+
+    steps: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    snapshots: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __getitem__(self, key: str) -> list:
+        if key == "step":
+            return self.steps
+        return self.values[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key == "step" or key in self.values
+
+    def __iter__(self):
+        return iter(["step", *self.values])
+
+    def keys(self):
+        return ["step", *self.values]
+
+    def last(self, key: str, n: int = 1) -> float:
+        """Mean of the last ``n`` recorded values of ``key``."""
+        tail = self.values[key][-n:]
+        return sum(tail) / len(tail)
+
+    def record(self, step: int, scalars: dict) -> None:
+        self.steps.append(step)
+        for key, value in scalars.items():
+            self.values.setdefault(key, []).append(float(value))
+
+
+def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] = (),
+        snapshot_fn: Callable[[], object] | None = None, log_every: int = 1, progress: bool = True,
+        history: History | None = None, start_step: int = 0, desc: str = "training") -> History:
+    """Call ``step_fn()`` ``steps`` times and record its scalars.
+
+    ``snapshot_fn()`` is called before the steps listed in ``snapshot_at`` (0 = before
+    training, ``steps`` = after the last). Raises :class:`TrainingDiverged` naming the value
+    and the step when any recorded scalar is NaN or infinite.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    history = history if history is not None else History()
+    wanted = set(snapshot_at)
+    if wanted and snapshot_fn is None:
+        raise ValueError("snapshot_at was given without a snapshot_fn")
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc=desc, leave=False, mininterval=1.0)
+    start = time.perf_counter()
+    try:
+        for step in range(start_step, start_step + steps + 1):
+            if step in wanted:
+                history.snapshots[step] = snapshot_fn()
+            if step == start_step + steps:
+                break
+            scalars = step_fn()
+            bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
+            if bad:
+                name, value = next(iter(bad.items()))
+                last = {k: round(history.values[k][-1], 4) for k in history.values if history.values[k]}
+                raise TrainingDiverged(
+                    f"{name} became {value} at step {step}; training stopped. Last finite values: {last}. "
+                    "Typical causes: a learning rate too high, a loss computed from probabilities "
+                    "instead of logits, or a discriminator that saturated.")
+            if step % log_every == 0:
+                history.record(step, scalars)
+            if bar is not None:
+                bar.update(1)
+                if step % max(1, steps // 100) == 0:
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in list(scalars.items())[:4]}, refresh=False)
+    finally:
+        if bar is not None:
+            bar.close()
+        history.seconds += time.perf_counter() - start
+    return history

@@ -1,0 +1,94 @@
+"""Re-execute chapter notebooks in place, so that their stored outputs are the website's.
+
+Usage (normally through the Makefile: ``make execute`` or ``make execute NB=01``)::
+
+    GAN_COURSE_PROFILE=cpu .venv/bin/python tools/execute.py notebooks/01_minimax.ipynb ...
+
+Each notebook runs top to bottom in a fresh kernel of this Python (the project's virtual
+environment), with ``notebooks/`` as working directory. The run stops at the first cell that
+raises, and the notebook on disk is left untouched in that case. Widget state is not kept
+(``metadata.widgets`` is removed), so the website never tries to load the widget manager
+from a CDN; the jshtml animations are the static form of the explorers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+
+def kernel_manager() -> KernelManager:
+    """A kernel manager whose kernel runs this interpreter, whatever kernelspecs are installed."""
+    km = KernelManager(kernel_name="python3")
+    km._kernel_spec = KernelSpec(
+        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        display_name="Python 3 (ipykernel)",
+        language="python",
+    )
+    return km
+
+
+def execute(path: Path, timeout: int) -> float:
+    """Execute one notebook in place; return the wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("widgets", None)
+    km = kernel_manager()
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=timeout,
+        kernel_name="python3",
+        # True only while executing: with False, nbclient 0.11 raises KeyError as soon as an
+        # ipywidgets.Output widget captures output. The state is dropped below before saving.
+        store_widget_state=True,
+        record_timing=False,  # no per-cell timestamps: keeps diffs of stored notebooks small
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        if km.has_kernel:  # a client given a kernel manager leaves its kernel running
+            km.shutdown_kernel()
+    elapsed = time.perf_counter() - start
+    nb.metadata.pop("widgets", None)
+    nbformat.validate(nb)
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
+    args = parser.parse_args(argv)
+
+    profile = os.environ.get("GAN_COURSE_PROFILE", "(unset: auto)")
+    total = 0.0
+    for path in args.notebooks:
+        print(f"executing {path} (GAN_COURSE_PROFILE={profile}) ...", flush=True)
+        try:
+            elapsed = execute(path.resolve(), args.timeout)
+        except CellExecutionError as err:
+            print(f"FAILED {path}; the stored notebook was left as it was.\n{err}", file=sys.stderr)
+            return 1
+        total += elapsed
+        print(f"  {path}: {elapsed:.1f} s", flush=True)
+    if len(args.notebooks) > 1:
+        print(f"total: {total:.1f} s for {len(args.notebooks)} notebooks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
