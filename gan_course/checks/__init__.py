@@ -5,14 +5,17 @@ with the reference, and returns a :class:`CheckResult` whose message says in pla
 what is right or what differs (a flipped sign, a missing mean, swapped arguments...).
 A check never lets the learner's exception escape as a bare traceback.
 
-One module per chapter; everything is re-exported here, so ``gc.checks.check_...`` works.
+One module per chapter; every module's ``__all__`` is re-exported here, so that
+``gc.checks.check_...`` reaches every check.
 """
 
+from . import divergence, minimax, modes, saturation
 from ._common import CheckResult
-from .minimax import check_optimal_discriminator, check_value_function
 
-__all__ = [
-    "CheckResult",
-    "check_optimal_discriminator",
-    "check_value_function",
-]
+_CHAPTERS = (minimax, saturation, divergence, modes)
+
+for _module in _CHAPTERS:
+    for _name in _module.__all__:
+        globals()[_name] = getattr(_module, _name)
+
+__all__ = ["CheckResult", *(name for module in _CHAPTERS for name in module.__all__)]

@@ -9,6 +9,8 @@ import torch
 
 from ._common import CheckResult, _as_array, _as_float, _call, _close, _fail
 
+__all__ = ["check_value_function", "check_optimal_discriminator"]
+
 
 def _value_cases():
     gen = torch.Generator().manual_seed(1)
