@@ -7,10 +7,11 @@ Importing it neither selects a GPU nor imports ipywidgets.
 
 __version__ = "0.1.0"
 
-from . import checks, data, losses, models, theory, viz, widgets
+from . import checks, checkpoint, data, latent, losses, metrics, models, theory, train, viz, widgets
 from .data import grid_of_gaussians, load_images, ring_of_gaussians
 from .runtime import (
     PROFILES,
+    MixedPrecision,
     autocast,
     budget,
     device,
@@ -23,16 +24,20 @@ from .runtime import (
 
 __all__ = [
     "__version__",
+    "MixedPrecision",
     "PROFILES",
     "autocast",
     "budget",
+    "checkpoint",
     "checks",
     "data",
     "device",
     "grad_scaler",
     "grid_of_gaussians",
+    "latent",
     "load_images",
     "losses",
+    "metrics",
     "models",
     "profile",
     "provenance",
@@ -40,6 +45,7 @@ __all__ = [
     "seed_everything",
     "setup",
     "theory",
+    "train",
     "viz",
     "widgets",
 ]

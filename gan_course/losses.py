@@ -51,14 +51,47 @@ def generator_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-_logits(fake_logits, "fake_logits")).mean()
 
 
+# ---------------------------------------------------------------------------------------
+# Least squares (LSGAN, Chapter 6): D's raw output is a score, not a logit of a probability
+# ---------------------------------------------------------------------------------------
+
+
+def discriminator_loss_least_squares(real_scores: torch.Tensor, fake_scores: torch.Tensor,
+                                     a: float = 0.0, b: float = 1.0) -> torch.Tensor:
+    """½ E[(D(x) - b)²] + ½ E[(D(G(z)) - a)²]: D pulls real scores to b, generated to a."""
+    real_scores, fake_scores = _logits(real_scores, "real_scores"), _logits(fake_scores, "fake_scores")
+    return 0.5 * ((real_scores - b) ** 2).mean() + 0.5 * ((fake_scores - a) ** 2).mean()
+
+
+def generator_loss_least_squares(fake_scores: torch.Tensor, c: float = 1.0) -> torch.Tensor:
+    """½ E[(D(G(z)) - c)²]: G pulls the scores of its samples to the value c.
+
+    Mao et al. (2017) use (a, b, c) = (0, 1, 1) in practice, and (a, b, c) = (-1, 1, 0),
+    which satisfies b - c = 1 and b - a = 2, for the Pearson chi-square result.
+    """
+    return 0.5 * ((_logits(fake_scores, "fake_scores") - c) ** 2).mean()
+
+
 GENERATOR_LOSSES = {
     "minimax": generator_loss_minimax,
     "nonsaturating": generator_loss_nonsaturating,
+    "least_squares": generator_loss_least_squares,
+}
+DISCRIMINATOR_LOSSES = {
+    "bce": discriminator_loss,
+    "least_squares": discriminator_loss_least_squares,
 }
 
 
 def generator_loss(name: str):
-    """Look up a generator loss by name: ``minimax`` or ``nonsaturating``."""
+    """Look up a generator loss by name: ``minimax``, ``nonsaturating`` or ``least_squares``."""
     if name not in GENERATOR_LOSSES:
         raise ValueError(f"unknown generator loss {name!r}; accepted: {', '.join(GENERATOR_LOSSES)}")
     return GENERATOR_LOSSES[name]
+
+
+def discriminator_loss_named(name: str):
+    """Look up a discriminator loss by name: ``bce`` or ``least_squares``."""
+    if name not in DISCRIMINATOR_LOSSES:
+        raise ValueError(f"unknown discriminator loss {name!r}; accepted: {', '.join(DISCRIMINATOR_LOSSES)}")
+    return DISCRIMINATOR_LOSSES[name]

@@ -57,3 +57,184 @@ def mode_coverage(samples, mixture, n_std: float = 3.0) -> ModeCoverage:
         nz = p > 0
         rkl = float(np.sum(p[nz] * np.log(p[nz] * len(p))))
     return ModeCoverage(covered, int(means.shape[0]), float(good.float().mean()), rkl, counts)
+
+
+# ---------------------------------------------------------------------------------------
+# Image metrics (Chapters 5-11): a reference classifier, Fréchet distance, neighbours
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Classifier:
+    """A trained :class:`gan_course.models.SmallConvNet` with its provenance."""
+
+    net: "torch.nn.Module"
+    dataset: str
+    test_accuracy: float
+    path: str
+    trained_now: bool
+
+    def __str__(self) -> str:
+        how = "trained now" if self.trained_now else f"loaded from {self.path}"
+        return f"{self.dataset} classifier: test accuracy {100 * self.test_accuracy:.2f}% ({how})"
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Predicted labels (N,) of images (N, C, 32, 32) in [-1, 1]."""
+        return torch.cat([self.net(b).argmax(1) for b in _chunks(images, batch_size)])
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Penultimate-layer features (N, 128): the space of the Fréchet distance."""
+        return torch.cat([self.net.features(b) for b in _chunks(images, batch_size)])
+
+
+def _chunks(images: torch.Tensor, batch_size: int):
+    for start in range(0, len(images), batch_size):
+        yield images[start:start + batch_size].float().cpu()
+
+
+def _train_classifier(dataset: str, steps: int, seed: int, batch_size: int = 128):
+    from .data import load_images
+    from .models.classifier import SmallConvNet
+
+    train_set = load_images(dataset, "train", size=32)
+    test_set = load_images(dataset, "test", size=32)
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = SmallConvNet(channels=train_set.images.shape[1], n_classes=len(train_set.classes))
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    net.train()
+    n = len(train_set)
+    for _ in range(steps):
+        idx = torch.randint(n, (batch_size,), generator=gen)
+        x = train_set.images[idx]
+        # light augmentation: random horizontal flips for clothing; none for digits
+        if dataset == "fashion-mnist":
+            flip = torch.rand(batch_size, generator=gen) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+        loss = torch.nn.functional.cross_entropy(net(x), train_set.labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    net.eval()
+    with torch.no_grad():
+        pred = torch.cat([net(b).argmax(1) for b in _chunks(test_set.images, 1000)])
+    return net, float((pred == test_set.labels).float().mean())
+
+
+def reference_classifier(dataset: str = "fashion-mnist", steps: int | None = None, seed: int = 0,
+                         cache: str | None = None, verbose: bool = True) -> Classifier:
+    """The reference classifier of ``dataset`` (32x32 images), trained once and cached.
+
+    The weights are cached under the user's cache folder with a SHA-256 checksum and the
+    test accuracy in a JSON file beside them; a missing or corrupt file (checksum mismatch,
+    unreadable) is retrained, with a message. ``steps`` defaults to the profile's budget
+    (smoke: a few steps, only to prove the code runs; cpu/gpu: about three epochs).
+    """
+    import json
+    from pathlib import Path
+
+    from . import checkpoint
+    from .data import cache_dir
+    from .models.classifier import SmallConvNet
+    from .runtime import budget
+
+    steps = steps if steps is not None else budget(smoke=30, cpu=1500, gpu=1500)
+    folder = Path(cache) if cache is not None else cache_dir() / "classifiers"
+    stem = folder / f"{dataset}-32px-{steps}steps-seed{seed}"
+    weights, meta_path = stem.with_suffix(".pt"), stem.with_suffix(".json")
+    if weights.exists() and meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+            state = checkpoint.load(weights, expected_sha256=meta["sha256"])
+            net = SmallConvNet(channels=meta["channels"], n_classes=meta["n_classes"])
+            net.load_state_dict(state)
+            net.eval()
+            result = Classifier(net, dataset, meta["test_accuracy"], str(weights), False)
+            if verbose:
+                print(result)
+            return result
+        except (ValueError, KeyError, RuntimeError, OSError) as exc:
+            if verbose:
+                print(f"cached classifier {weights} is unusable ({exc}); retraining")
+    elif verbose:
+        print(f"no cached {dataset} classifier for {steps} steps; training it (once)")
+    net, acc = _train_classifier(dataset, steps, seed)
+    digest = checkpoint.save(net.state_dict(), weights)
+    meta_path.write_text(json.dumps({"sha256": digest, "test_accuracy": acc, "steps": steps, "seed": seed,
+                                     "channels": net.channels, "n_classes": net.n_classes}))
+    result = Classifier(net, dataset, acc, str(weights), True)
+    if verbose:
+        print(result)
+    return result
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, d) and (M, d):
+
+    ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)),
+
+    with the trace of the matrix square root computed from the eigenvalues of the symmetric
+    matrix S_a^(1/2) S_b S_a^(1/2), which has the same spectrum as S_a S_b.
+    """
+    a = np.asarray(features_a.detach().cpu() if torch.is_tensor(features_a) else features_a, dtype=np.float64)
+    b = np.asarray(features_b.detach().cpu() if torch.is_tensor(features_b) else features_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"need two feature matrices (N, d) and (M, d), got {a.shape} and {b.shape}")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("need at least two samples on each side to estimate a covariance")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    vals, vecs = np.linalg.eigh(cov_a)
+    root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
+    middle = root_a @ cov_b @ root_a
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root)
+
+
+def classifier_frechet_distance(classifier: Classifier, real: torch.Tensor, generated: torch.Tensor) -> float:
+    """Fréchet distance between real and generated images in the classifier's feature space."""
+    return frechet_distance(classifier.features(real), classifier.features(generated))
+
+
+def class_histogram(classifier: Classifier, images: torch.Tensor) -> np.ndarray:
+    """Fraction of images the classifier assigns to each class, (n_classes,)."""
+    pred = classifier.predict(images)
+    return np.bincount(pred.numpy(), minlength=classifier.net.n_classes) / len(pred)
+
+
+def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, k: int = 1, batch_size: int = 256):
+    """The k nearest reference images of each query in pixel space (Euclidean).
+
+    Returns (distances, indices), both (N, k). Used to check that a generator does not
+    simply reproduce training images.
+    """
+    if queries.shape[1:] != reference.shape[1:]:
+        raise ValueError(f"queries {tuple(queries.shape[1:])} and reference {tuple(reference.shape[1:])} "
+                         "must have the same image shape")
+    ref = reference.reshape(len(reference), -1).float()
+    dists, idxs = [], []
+    for start in range(0, len(queries), batch_size):
+        q = queries[start:start + batch_size].reshape(-1, ref.shape[1]).float()
+        d = torch.cdist(q, ref)
+        top = d.topk(k, dim=1, largest=False)
+        dists.append(top.values)
+        idxs.append(top.indices)
+    return torch.cat(dists), torch.cat(idxs)
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, max_iter: int = 2000) -> float:
+    """Test accuracy of a logistic-regression classifier trained on frozen features."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    def arr(t):
+        return t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
+
+    scaler = StandardScaler().fit(arr(train_features))
+    model = LogisticRegression(max_iter=max_iter)
+    model.fit(scaler.transform(arr(train_features)), arr(train_labels))
+    return float(model.score(scaler.transform(arr(test_features)), arr(test_labels)))

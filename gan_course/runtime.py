@@ -171,3 +171,32 @@ def provenance(print_it: bool = True) -> dict:
             print(f"{key:<{width}}  {value}")
         sys.stdout.flush()
     return info
+
+
+class MixedPrecision:
+    """Autocast plus loss scaling for one training run, a no-op on CPU (and when disabled).
+
+    ``with mp.autocast(): loss = ...`` then ``mp.step(loss, optimizer)`` replaces
+    ``loss.backward(); optimizer.step()``. On CUDA it uses bfloat16 where supported (no
+    scaling needed) and float16 with a gradient scaler otherwise.
+    """
+
+    def __init__(self, dev: torch.device | str, enabled: bool = True):
+        self.device = torch.device(dev)
+        self.enabled = bool(enabled) and self.device.type == "cuda"
+        self.scaler = grad_scaler(self.device, self.enabled)
+
+    def autocast(self):
+        return autocast(self.device, self.enabled)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.scaler.scale(loss).backward()
+
+    def unscale(self, optimizer: torch.optim.Optimizer) -> None:
+        """Unscale gradients in place (before reading gradient norms or clipping)."""
+        if self.scaler.is_enabled():
+            self.scaler.unscale_(optimizer)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.scaler.step(optimizer)
+        self.scaler.update()

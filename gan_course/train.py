@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from . import losses
+from .runtime import MixedPrecision
 
 
 class TrainingDiverged(RuntimeError):
@@ -29,10 +30,10 @@ def set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-def grad_norm(module: nn.Module) -> float:
-    """L2 norm of all gradients of ``module``'s parameters (0 when none were computed)."""
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    """L2 norm of all gradients of ``module``'s parameters, as a 0-d tensor (0 when none)."""
     norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
 
 def batches(source, batch_size: int, generator: torch.Generator | None = None,
@@ -57,45 +58,63 @@ def batches(source, batch_size: int, generator: torch.Generator | None = None,
             yield data[order[start:start + batch_size]].to(device)
 
 
+_FP32 = MixedPrecision("cpu", enabled=False)
+
+
 def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
              real_batches: Iterator[torch.Tensor], noise: Callable[[int], torch.Tensor], *,
-             k: int = 1, g_loss: str = "nonsaturating") -> dict:
+             k: int = 1, g_loss: str | Callable = "nonsaturating", d_loss: str | Callable = "bce",
+             precision: MixedPrecision | None = None) -> dict:
     """One iteration of the unconditional game: k discriminator steps, then one generator step.
 
-    ``noise(n)`` returns a batch of z; ``g_loss`` is ``nonsaturating`` (default) or ``minimax``.
-    Returns loss_d, loss_g, D(x), D(G(z)) (means of the last D step) and gradient norms.
+    ``noise(n)`` returns a batch of z. Losses: ``d_loss`` = ``bce`` (the GAN of Chapters 1-5)
+    or ``least_squares`` (LSGAN, Chapter 6); ``g_loss`` = ``nonsaturating`` (default),
+    ``minimax`` or ``least_squares``. Either may also be a function of logits with the
+    signature of the named ones (``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``),
+    e.g. a deliberately wrong loss (Chapter 2); D(x) is then read through a sigmoid.
+    ``precision``: a :class:`gan_course.runtime.MixedPrecision` for autocast on CUDA
+    (default: float32). Returns 0-d tensors: loss_d, loss_g, D(x) and
+    D(G(z)) (mean probabilities for ``bce``, mean raw scores for ``least_squares``, from the
+    last D step) and the gradient norms of both players.
     """
     if k < 1:
         raise ValueError(f"k (discriminator steps per generator step) must be >= 1, got {k}")
-    g_loss_fn = losses.generator_loss(g_loss)
+    g_loss_fn = g_loss if callable(g_loss) else losses.generator_loss(g_loss)
+    d_loss_fn = d_loss if callable(d_loss) else losses.discriminator_loss_named(d_loss)
+    mp = precision or _FP32
+    as_prob = torch.sigmoid if callable(d_loss) or d_loss == "bce" else (lambda t: t)
 
     # 1. update D, k times; G is frozen (its samples are constants)
     set_requires_grad(D, True)
     for _ in range(k):
         real = next(real_batches)
-        with torch.no_grad():
+        with torch.no_grad(), mp.autocast():
             fake = G(noise(real.shape[0]))
-        real_logits, fake_logits = D(real), D(fake)
-        loss_d = losses.discriminator_loss(real_logits, fake_logits)
+        with mp.autocast():
+            real_logits, fake_logits = D(real).float(), D(fake).float()
+            loss_d = d_loss_fn(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        mp.backward(loss_d)
+        mp.unscale(opt_d)
         norm_d = grad_norm(D)
-        opt_d.step()
+        mp.step(opt_d)
 
     # 2. update G once; D is frozen (gradients flow through it, its weights stay)
     set_requires_grad(D, False)
-    loss_g = g_loss_fn(D(G(noise(real.shape[0]))))
+    with mp.autocast():
+        loss_g = g_loss_fn(D(G(noise(real.shape[0]))).float())
     opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    mp.backward(loss_g)
+    mp.unscale(opt_g)
     norm_g = grad_norm(G)
-    opt_g.step()
+    mp.step(opt_g)
     set_requires_grad(D, True)
 
     return {
-        "loss_d": loss_d.item(),
-        "loss_g": loss_g.item(),
-        "D(x)": torch.sigmoid(real_logits.detach()).mean().item(),
-        "D(G(z))": torch.sigmoid(fake_logits.detach()).mean().item(),
+        "loss_d": loss_d.detach(),
+        "loss_g": loss_g.detach(),
+        "D(x)": as_prob(real_logits.detach()).mean(),
+        "D(G(z))": as_prob(fake_logits.detach()).mean(),
         "grad_norm_d": norm_d,
         "grad_norm_g": norm_g,
     }
@@ -139,8 +158,10 @@ class History:
 def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] = (),
         snapshot_fn: Callable[[], object] | None = None, log_every: int = 1, progress: bool = True,
         history: History | None = None, start_step: int = 0, desc: str = "training") -> History:
-    """Call ``step_fn()`` ``steps`` times and record its scalars.
+    """Call ``step_fn()`` ``steps`` times and record its scalars every ``log_every`` steps.
 
+    Scalars may be floats or 0-d tensors; they are read (one device sync) only at logged
+    steps, where they are also checked.
     ``snapshot_fn()`` is called before the steps listed in ``snapshot_at`` (0 = before
     training, ``steps`` = after the last). Raises :class:`TrainingDiverged` naming the value
     and the step when any recorded scalar is NaN or infinite.
@@ -164,6 +185,11 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
             if step == start_step + steps:
                 break
             scalars = step_fn()
+            if step % log_every != 0:
+                if bar is not None:
+                    bar.update(1)
+                continue
+            scalars = {k: float(v) for k, v in scalars.items()}  # the only sync with the device
             bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
             if bad:
                 name, value = next(iter(bad.items()))
@@ -172,8 +198,7 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
                     f"{name} became {value} at step {step}; training stopped. Last finite values: {last}. "
                     "Typical causes: a learning rate too high, a loss computed from probabilities "
                     "instead of logits, or a discriminator that saturated.")
-            if step % log_every == 0:
-                history.record(step, scalars)
+            history.record(step, scalars)
             if bar is not None:
                 bar.update(1)
                 if step % max(1, steps // 100) == 0:

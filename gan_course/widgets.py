@@ -9,6 +9,7 @@ page uses the matching animation (see the chapter) instead of the live widget.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import torch
 
 from . import theory, viz
 
@@ -75,3 +76,101 @@ class MinimaxExplorer:
 def minimax_explorer(p_data: theory.Mixture1D, x=None, shift: float = 2.0, scale: float = 1.0):
     """Build a :class:`MinimaxExplorer` (display it as the last expression of a cell)."""
     return MinimaxExplorer(p_data, x, shift, scale)
+
+
+@torch.no_grad()
+def _render(G, z: torch.Tensor) -> torch.Tensor:
+    was_training = G.training
+    G.eval()
+    try:
+        return G(z.to(next(G.parameters()).device)).cpu()
+    finally:
+        G.train(was_training)
+
+
+class LatentExplorer:
+    """Sliders over chosen latent directions, a resample button and a fixed-noise grid (Chapter 5).
+
+    The grid shows G(z_i + Σ_j α_j e_j) for a fixed batch of noise z_i, where e_j are the
+    latent axes listed in ``dims`` and α_j the slider values. Attributes after each update:
+    ``z`` (the shifted noise) and ``images`` (what is shown).
+    """
+
+    def __init__(self, G, z_dim: int, dims=(0, 1, 2, 3), n: int = 16, nrow: int = 8, seed: int = 0,
+                 span: float = 3.0):
+        W = _ipywidgets()
+        if any(not 0 <= d < z_dim for d in dims):
+            raise ValueError(f"latent directions must lie in 0..{z_dim - 1}, got {tuple(dims)}")
+        self.G, self.z_dim, self.dims, self.n, self.nrow = G, z_dim, tuple(dims), n, nrow
+        self._gen = torch.Generator().manual_seed(seed)
+        self.base = torch.randn(n, z_dim, generator=self._gen)
+        self.sliders = [W.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description=f"z[{d}]",
+                                      continuous_update=False) for d in self.dims]
+        self.resample_button = W.Button(description="resample noise")
+        self.output = W.Output()
+        self.widget = W.VBox([W.HBox([W.VBox(self.sliders), self.resample_button]), self.output])
+        for s in self.sliders:
+            s.observe(lambda _: self.update(), names="value")
+        self.resample_button.on_click(lambda _: self.resample())
+        self.update()
+
+    def shifted(self) -> torch.Tensor:
+        z = self.base.clone()
+        for d, s in zip(self.dims, self.sliders):
+            z[:, d] += s.value
+        return z
+
+    def resample(self) -> None:
+        self.base = torch.randn(self.n, self.z_dim, generator=self._gen)
+        self.update()
+
+    def update(self) -> None:
+        from IPython.display import display
+
+        self.z = self.shifted()
+        self.images = _render(self.G, self.z)
+        fig = viz.image_grid(self.images, nrow=self.nrow)
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class InterpolationExplorer:
+    """Walk from G(z0) to G(z1) with a slider; a toggle picks linear or spherical paths (Chapter 5).
+
+    Shows the whole path as a strip and the image at the slider's position. Attributes after
+    each update: ``path`` (steps, d) and ``images``.
+    """
+
+    def __init__(self, G, z0: torch.Tensor, z1: torch.Tensor, steps: int = 9):
+        from .latent import interpolate
+
+        W = _ipywidgets()
+        self.G, self.z0, self.z1, self.steps, self._interpolate = G, z0, z1, steps, interpolate
+        self.mode = W.ToggleButtons(options=["linear", "spherical"], value="linear", description="path")
+        self.output = W.Output()
+        self.widget = W.VBox([self.mode, self.output])
+        self.mode.observe(lambda _: self.update(), names="value")
+        self.update()
+
+    def update(self) -> None:
+        from IPython.display import display
+
+        self.path = self._interpolate(self.z0, self.z1, self.steps, self.mode.value)
+        self.images = _render(self.G, self.path)
+        fig = viz.image_grid(self.images, nrow=self.steps, title=f"{self.mode.value} interpolation")
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
