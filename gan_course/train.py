@@ -65,7 +65,8 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: to
              real_batches: Iterator[torch.Tensor], noise: Callable[[int], torch.Tensor], *,
              k: int = 1, g_loss: str | Callable = "nonsaturating", d_loss: str | Callable = "bce",
              precision: MixedPrecision | None = None) -> dict:
-    """One iteration of the unconditional game: k discriminator steps, then one generator step.
+    """One iteration of the unconditional game: k discriminator steps, then one generator step
+    on the generated batch of the last discriminator step (Algorithm 1 of Goodfellow et al.).
 
     ``noise(n)`` returns a batch of z. Losses: ``d_loss`` = ``bce`` (the GAN of Chapters 1-5)
     or ``least_squares`` (LSGAN, Chapter 6); ``g_loss`` = ``nonsaturating`` (default),
@@ -84,14 +85,15 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: to
     mp = precision or _FP32
     as_prob = torch.sigmoid if callable(d_loss) or d_loss == "bce" else (lambda t: t)
 
-    # 1. update D, k times; G is frozen (its samples are constants)
+    # 1. update D, k times; G is frozen (its samples enter D detached, as constants)
     set_requires_grad(D, True)
-    for _ in range(k):
+    for i in range(k):
         real = next(real_batches)
-        with torch.no_grad(), mp.autocast():
-            fake = G(noise(real.shape[0]))
+        last = i == k - 1
+        with torch.set_grad_enabled(last), mp.autocast():
+            fake = G(noise(real.shape[0]))   # the last batch is kept, with its graph, for step 2
         with mp.autocast():
-            real_logits, fake_logits = D(real).float(), D(fake).float()
+            real_logits, fake_logits = D(real).float(), D(fake.detach()).float()
             loss_d = d_loss_fn(real_logits, fake_logits)
         opt_d.zero_grad(set_to_none=True)
         mp.backward(loss_d)
@@ -99,10 +101,11 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: to
         norm_d = grad_norm(D)
         mp.step(opt_d)
 
-    # 2. update G once; D is frozen (gradients flow through it, its weights stay)
+    # 2. update G once on the last generated batch; D is frozen (gradients flow through it,
+    #    its weights stay). Reusing that batch saves a generator forward pass per iteration.
     set_requires_grad(D, False)
     with mp.autocast():
-        loss_g = g_loss_fn(D(G(noise(real.shape[0]))).float())
+        loss_g = g_loss_fn(D(fake).float())
     opt_g.zero_grad(set_to_none=True)
     mp.backward(loss_g)
     mp.unscale(opt_g)
