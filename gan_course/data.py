@@ -332,3 +332,55 @@ def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
         pad = (size - h) // 2
         return F.pad(images, (pad, pad, pad, pad), value=-1.0)
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False).clamp(-1, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Derived domains and paired tasks (Chapters 7-10): the true translation is known
+# ---------------------------------------------------------------------------------------
+
+
+def edges(images: torch.Tensor) -> torch.Tensor:
+    """Edge maps of images in [-1, 1]: grey-scale dilation with a 3x3 square minus the image
+    (the morphological gradient used for the digits-edges task of the CoGAN paper).
+
+    (N, C, H, W) -> (N, C, H, W) in [-1, 1]; edges are bright on a dark background.
+    """
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
+    x = (images + 1) / 2                                        # [0, 1]
+    dilated = F.max_pool2d(x, kernel_size=3, stride=1, padding=1)
+    return ((dilated - x) * 2 - 1).clamp(-1, 1)
+
+
+@dataclass
+class PairedData:
+    """Aligned pairs (input, target) for paired translation, with the labels of the images."""
+
+    name: str
+    split: str
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    labels: torch.Tensor
+
+    def __post_init__(self):
+        if self.inputs.shape[0] != self.targets.shape[0] or self.inputs.shape[2:] != self.targets.shape[2:]:
+            raise ValueError(f"paired inputs {tuple(self.inputs.shape)} and targets {tuple(self.targets.shape)} "
+                             "must have the same number of images and the same height and width")
+
+    def __len__(self) -> int:
+        return int(self.inputs.shape[0])
+
+
+TRANSFORMS = {"edges": edges}
+
+
+def paired_task(task: str = "edges", dataset: str = "fashion-mnist", split: str = "train", size: int = 32,
+                limit: int | None = None, **kwargs) -> PairedData:
+    """A paired translation task built from real images: input = transform(image), target = image.
+
+    ``task``: ``edges`` (edge map -> image). The split is the data set's own train/test split.
+    """
+    if task not in TRANSFORMS:
+        raise ValueError(f"unknown paired task {task!r}; accepted: {', '.join(TRANSFORMS)}")
+    data = load_images(dataset, split, size=size, limit=limit, **kwargs)
+    return PairedData(f"{task}->{dataset}", split, TRANSFORMS[task](data.images), data.images, data.labels)

@@ -95,3 +95,28 @@ def discriminator_loss_named(name: str):
     if name not in DISCRIMINATOR_LOSSES:
         raise ValueError(f"unknown discriminator loss {name!r}; accepted: {', '.join(DISCRIMINATOR_LOSSES)}")
     return DISCRIMINATOR_LOSSES[name]
+
+
+# ---------------------------------------------------------------------------------------
+# Classification and reconstruction (Chapters 7-10)
+# ---------------------------------------------------------------------------------------
+
+
+def classification_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of class logits (B, K) against integer labels (B,) in 0..K-1."""
+    if class_logits.ndim != 2:
+        raise ValueError(f"class logits must have shape (B, K), got {tuple(class_logits.shape)}")
+    k = class_logits.shape[1]
+    if labels.dtype != torch.int64 or labels.ndim != 1 or len(labels) != len(class_logits):
+        raise ValueError(f"labels must be int64 of shape ({len(class_logits)},), got {labels.dtype} "
+                         f"{tuple(labels.shape)}")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
+        raise ValueError(f"labels must lie in 0..{k - 1} ({k} classes), got {int(labels.min())}..{int(labels.max())}")
+    return F.cross_entropy(class_logits, labels)
+
+
+def reconstruction_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error |output - target| (the L1 loss of pix2pix, CycleGAN and StarGAN)."""
+    if output.shape != target.shape:
+        raise ValueError(f"output {tuple(output.shape)} and target {tuple(target.shape)} must have the same shape")
+    return (output - target).abs().mean()

@@ -238,3 +238,28 @@ def linear_probe(train_features, train_labels, test_features, test_labels, max_i
     model = LogisticRegression(max_iter=max_iter)
     model.fit(scaler.transform(arr(train_features)), arr(train_labels))
     return float(model.score(scaler.transform(arr(test_features)), arr(test_labels)))
+
+
+def per_class_accuracy(classifier: Classifier, images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """Accuracy of the classifier on images whose intended class is ``labels``, per class (K,).
+
+    For class-conditional samples: how often the independent classifier recognises the class
+    that the generator was asked for. NaN for classes that do not occur in ``labels``.
+    """
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    pred = classifier.predict(images)
+    k = classifier.net.n_classes
+    out = np.full(k, np.nan)
+    for c in range(k):
+        mask = labels == c
+        if mask.any():
+            out[c] = float((pred[mask] == c).float().mean())
+    return out
+
+
+def l1_error(output: torch.Tensor, target: torch.Tensor) -> float:
+    """Mean absolute pixel error between two image batches of the same shape (images in [-1, 1])."""
+    if output.shape != target.shape:
+        raise ValueError(f"shapes differ: {tuple(output.shape)} vs {tuple(target.shape)}")
+    return float((output.float() - target.float()).abs().mean())

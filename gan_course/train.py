@@ -36,18 +36,37 @@ def grad_norm(module: nn.Module) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
 
+def _tuples(tensors, batch_size, generator, device):
+    n = len(tensors[0])
+    if n < batch_size:
+        raise ValueError(f"need at least {batch_size} examples, got {n}")
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            idx = order[start:start + batch_size]
+            yield tuple(t[idx].to(device) for t in tensors)
+
+
 def batches(source, batch_size: int, generator: torch.Generator | None = None,
-            device: torch.device | str = "cpu") -> Iterator[torch.Tensor]:
+            device: torch.device | str = "cpu", with_labels: bool = False) -> Iterator:
     """An endless iterator of real minibatches of shape (batch_size, ...).
 
-    ``source``: anything with ``sample(n, generator)`` (the toy mixtures), or a tensor of
-    data points / images, from which minibatches are drawn by reshuffling every epoch.
+    ``source``: anything with ``sample(n, generator)`` (the toy mixtures), a tensor of data
+    points / images, an :class:`~gan_course.data.ImageData` (images, or ``(images, labels)``
+    with ``with_labels=True``), or a :class:`~gan_course.data.PairedData` (``(input, target)``).
+    Minibatches are drawn by reshuffling every epoch.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if hasattr(source, "sample"):
         while True:
             yield source.sample(batch_size, generator=generator).to(device)
+    if hasattr(source, "inputs"):                      # PairedData: yield (input, target) pairs
+        yield from _tuples((source.inputs, source.targets), batch_size, generator, device)
+        return
+    if with_labels:                                    # ImageData: yield (images, labels)
+        yield from _tuples((source.images, source.labels), batch_size, generator, device)
+        return
     data = source.images if hasattr(source, "images") else source
     if not torch.is_tensor(data) or len(data) < batch_size:
         raise ValueError(f"need a tensor with at least {batch_size} rows, got {type(data).__name__}"
@@ -147,6 +166,9 @@ class History:
     def keys(self):
         return ["step", *self.values]
 
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
     def last(self, key: str, n: int = 1) -> float:
         """Mean of the last ``n`` recorded values of ``key``."""
         tail = self.values[key][-n:]
@@ -211,3 +233,149 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
             bar.close()
         history.seconds += time.perf_counter() - start
     return history
+
+
+# ---------------------------------------------------------------------------------------
+# Conditional games (Chapter 7)
+# ---------------------------------------------------------------------------------------
+
+
+def _random_labels(n: int, n_classes: int, like: torch.Tensor, generator) -> torch.Tensor:
+    return torch.randint(n_classes, (n,), generator=generator).to(like.device)
+
+
+def conditional_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *, n_classes: int,
+                     generator: torch.Generator | None = None) -> dict:
+    """One iteration of the conditional GAN: D(x, y) judges an image together with its label.
+
+    ``real_batches`` yields (images, labels). Generated images get uniformly drawn labels.
+    Non-saturating generator loss.
+    """
+    # 1. update D on real pairs (x, y) and generated pairs (G(z, y'), y')
+    set_requires_grad(D, True)
+    real, y_real = next(real_batches)
+    y_fake = _random_labels(len(real), n_classes, real, generator)
+    fake = G(noise(len(real)), y_fake)
+    real_logits, fake_logits = D(real, y_real), D(fake.detach(), y_fake)
+    loss_d = losses.discriminator_loss(real_logits, fake_logits)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # 2. update G: its images, with the labels it was asked for, should look real to D
+    set_requires_grad(D, False)
+    loss_g = losses.generator_loss_nonsaturating(D(fake, y_fake))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    set_requires_grad(D, True)
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+            "D(x)": torch.sigmoid(real_logits.detach()).mean(), "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
+
+
+def acgan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *, n_classes: int,
+               generator: torch.Generator | None = None) -> dict:
+    """One iteration of ACGAN: D predicts the source (real/generated) and the class of every image.
+
+    D's loss: source cross-entropy + class cross-entropy on real and on generated images.
+    G's loss: non-saturating source loss + class cross-entropy of its images with the asked label.
+    """
+    # 1. update D: tell real from generated, and classify both
+    set_requires_grad(D, True)
+    real, y_real = next(real_batches)
+    y_fake = _random_labels(len(real), n_classes, real, generator)
+    fake = G(noise(len(real)), y_fake)
+    src_real, cls_real = D(real)
+    src_fake, cls_fake = D(fake.detach())
+    loss_src = losses.discriminator_loss(src_real, src_fake)
+    loss_cls = losses.classification_loss(cls_real, y_real) + losses.classification_loss(cls_fake, y_fake)
+    loss_d = loss_src + loss_cls
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # 2. update G: look real, and be recognised as the class asked for
+    set_requires_grad(D, False)
+    src, cls = D(fake)
+    loss_g = losses.generator_loss_nonsaturating(src) + losses.classification_loss(cls, y_fake)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    set_requires_grad(D, True)
+    acc = (cls_real.detach().argmax(1) == y_real).float().mean()
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "loss_cls": loss_cls.detach(),
+            "D(x)": torch.sigmoid(src_real.detach()).mean(), "D(G(z))": torch.sigmoid(src_fake.detach()).mean(),
+            "class_acc_real": acc}
+
+
+def semi_supervised_step(G: nn.Module, D: nn.Module, opt_g, opt_d, labelled_batches, unlabelled_batches,
+                         noise) -> dict:
+    """One iteration of the semi-supervised GAN (Salimans et al., 2016), K+1 classes.
+
+    D (a :class:`~gan_course.models.SemiSupervisedDiscriminator`) is trained with the
+    cross-entropy on the few labelled images, and to call unlabelled real images "real" and
+    generated ones "fake", where logit(real) = logsumexp of its K class logits. G uses
+    feature matching: it matches the mean of D's features on real and generated images.
+    """
+    # 1. update D: supervised loss on labelled data + unsupervised real/fake loss
+    set_requires_grad(D, True)
+    x_lab, y_lab = next(labelled_batches)
+    x_unl = next(unlabelled_batches)
+    fake = G(noise(len(x_unl)))
+    loss_sup = losses.classification_loss(D(x_lab), y_lab)
+    real_logit, fake_logit = D.real_logit(D(x_unl)), D.real_logit(D(fake.detach()))
+    loss_unsup = losses.discriminator_loss(real_logit, fake_logit)
+    loss_d = loss_sup + loss_unsup
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # 2. update G by feature matching on D's last hidden layer
+    set_requires_grad(D, False)
+    f_real = D.disc.features(x_unl).detach().mean(0)
+    f_fake = D.disc.features(fake).mean(0)
+    loss_g = ((f_real - f_fake) ** 2).mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    set_requires_grad(D, True)
+    return {"loss_d": loss_d.detach(), "loss_sup": loss_sup.detach(), "loss_unsup": loss_unsup.detach(),
+            "loss_g": loss_g.detach(), "D(x)": torch.sigmoid(real_logit.detach()).mean(),
+            "D(G(z))": torch.sigmoid(fake_logit.detach()).mean()}
+
+
+def pix2pix_step(G: nn.Module, D: nn.Module | None, opt_g, opt_d, pair_batches, *, lambda_l1: float = 100.0,
+                 adversarial: bool = True) -> dict:
+    """One iteration of pix2pix: G translates input a to b; a PatchGAN D judges pairs (a, b).
+
+    G's loss: non-saturating adversarial loss on the pair (a, G(a)) + lambda_l1 · |G(a) - b|.
+    ``adversarial=False`` (D unused) gives the L1-only baseline; ``lambda_l1=0`` the
+    adversarial-only one.
+    """
+    a, b = next(pair_batches)
+    if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
+        raise ValueError(f"paired batches differ in shape: input {tuple(a.shape)}, target {tuple(b.shape)}")
+    fake = G(a)
+    out = {}
+    if adversarial:
+        # 1. update D on real pairs (a, b) and generated pairs (a, G(a))
+        set_requires_grad(D, True)
+        real_logits, fake_logits = D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1))
+        loss_d = losses.discriminator_loss(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        set_requires_grad(D, False)
+        loss_adv = losses.generator_loss_nonsaturating(D(torch.cat([a, fake], 1)))
+        out.update(loss_d=loss_d.detach(), loss_adv=loss_adv.detach(),
+                   **{"D(x)": torch.sigmoid(real_logits.detach()).mean(),
+                      "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()})
+    else:
+        loss_adv = torch.zeros((), device=a.device)
+    # 2. update G: fool the patch discriminator and stay close to the target in L1
+    loss_l1 = losses.reconstruction_loss(fake, b)
+    loss_g = loss_adv + lambda_l1 * loss_l1
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    if adversarial:
+        set_requires_grad(D, True)
+    out.update(loss_g=loss_g.detach(), loss_l1=loss_l1.detach())
+    return out

@@ -174,3 +174,62 @@ class InterpolationExplorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+class ClassExplorer:
+    """Pick a class and resample noise, or fix the noise and sweep every class (Chapter 7).
+
+    ``G(z, y)`` is a class-conditional generator. In "one class" mode the grid shows ``n``
+    samples of the chosen class; in "sweep classes" mode one row per noise vector and one
+    column per class. Attributes after each update: ``z``, ``labels`` and ``images``.
+    """
+
+    def __init__(self, G, z_dim: int, classes, n: int = 8, seed: int = 0):
+        W = _ipywidgets()
+        self.G, self.z_dim, self.classes, self.n = G, z_dim, list(classes), n
+        self._gen = torch.Generator().manual_seed(seed)
+        self.base = torch.randn(n, z_dim, generator=self._gen)
+        self.choice = W.Dropdown(options=[(name, i) for i, name in enumerate(self.classes)], value=0,
+                                 description="class")
+        self.mode = W.ToggleButtons(options=["one class", "sweep classes"], value="one class")
+        self.resample_button = W.Button(description="resample noise")
+        self.output = W.Output()
+        self.widget = W.VBox([W.HBox([self.choice, self.resample_button]), self.mode, self.output])
+        self.choice.observe(lambda _: self.update(), names="value")
+        self.mode.observe(lambda _: self.update(), names="value")
+        self.resample_button.on_click(lambda _: self.resample())
+        self.update()
+
+    def resample(self) -> None:
+        self.base = torch.randn(self.n, self.z_dim, generator=self._gen)
+        self.update()
+
+    @torch.no_grad()
+    def update(self) -> None:
+        from IPython.display import display
+
+        k = len(self.classes)
+        if self.mode.value == "one class":
+            self.z, self.labels = self.base, torch.full((self.n,), self.choice.value, dtype=torch.long)
+            nrow, row_labels = self.n, [self.classes[self.choice.value]]
+        else:
+            rows = min(self.n, 4)
+            self.z = self.base[:rows].repeat_interleave(k, dim=0)
+            self.labels = torch.arange(k).repeat(rows)
+            nrow, row_labels = k, None
+        was_training = self.G.training
+        self.G.eval()
+        dev = next(self.G.parameters()).device
+        self.images = self.G(self.z.to(dev), self.labels.to(dev)).cpu()
+        self.G.train(was_training)
+        fig = viz.image_grid(self.images, nrow=nrow, row_labels=row_labels,
+                             title=None if row_labels else "columns: " + ", ".join(self.classes))
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)

@@ -56,7 +56,7 @@ def test_dcgan_bad_input_names_expected_shape():
     with pytest.raises(ValueError, match="image_size"):
         DCGANConfig(image_size=48)
     with pytest.raises(ValueError, match="channels"):
-        DCGANConfig(channels=2)
+        DCGANConfig(channels=0)
 
 
 # --- least squares ---

@@ -37,8 +37,8 @@ class DCGANConfig:
     def __post_init__(self):
         if self.image_size not in SIZES:
             raise ValueError(f"image_size must be one of {SIZES}, got {self.image_size}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.channels < 1:
+            raise ValueError(f"channels must be positive (1 for grey, 3 for colour), got {self.channels}")
         if self.z_dim < 1 or self.width < 1:
             raise ValueError(f"z_dim and width must be positive, got {self.z_dim}, {self.width}")
 
