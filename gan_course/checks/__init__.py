@@ -9,10 +9,10 @@ One module per chapter; every module's ``__all__`` is re-exported here, so that
 ``gc.checks.check_...`` reaches every check.
 """
 
-from . import dcgan, divergence, lsgan, minimax, modes, saturation
+from . import conditional, dcgan, divergence, lsgan, minimax, modes, saturation
 from ._common import CheckResult
 
-_CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan)
+_CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan, conditional)
 
 for _module in _CHAPTERS:
     for _name in _module.__all__:
