@@ -384,3 +384,206 @@ def paired_task(task: str = "edges", dataset: str = "fashion-mnist", split: str 
         raise ValueError(f"unknown paired task {task!r}; accepted: {', '.join(TRANSFORMS)}")
     data = load_images(dataset, split, size=size, limit=limit, **kwargs)
     return PairedData(f"{task}->{dataset}", split, TRANSFORMS[task](data.images), data.images, data.labels)
+
+
+def negatives(images: torch.Tensor) -> torch.Tensor:
+    """Photographic negatives of images in [-1, 1]: x -> -x."""
+    return -images
+
+
+def rotations(images: torch.Tensor, quarter_turns: int = 1) -> torch.Tensor:
+    """Images rotated by ``quarter_turns`` x 90 degrees counter-clockwise (a geometric change)."""
+    return torch.rot90(images, quarter_turns, dims=(-2, -1))
+
+
+COLOURS = {"red": (1.0, 0.25, 0.2), "green": (0.2, 0.9, 0.3), "blue": (0.25, 0.4, 1.0), "white": (1.0, 1.0, 1.0)}
+
+
+def colourise(images: torch.Tensor, colour: str = "red") -> torch.Tensor:
+    """Grey images (N, 1, H, W) in [-1, 1] painted in a colour: (N, 3, H, W), ink = intensity x colour."""
+    if images.ndim != 4 or images.shape[1] != 1:
+        raise ValueError(f"colourise expects grey images (N, 1, H, W), got {tuple(images.shape)}")
+    if colour not in COLOURS:
+        raise ValueError(f"unknown colour {colour!r}; accepted: {', '.join(COLOURS)}")
+    rgb = torch.tensor(COLOURS[colour], dtype=images.dtype).view(1, 3, 1, 1)
+    return ((images + 1) / 2 * rgb) * 2 - 1
+
+
+DOMAIN_TRANSFORMS = {
+    "identity": lambda x: x,
+    "edges": edges,
+    "negative": negatives,
+    "rotate90": rotations,
+    "flip": lambda x: x.flip(-1),
+}
+TRANSFORMS.update({k: v for k, v in DOMAIN_TRANSFORMS.items() if k != "identity"})
+
+
+def domain_transform(name: str):
+    """The transformation that defines a derived domain, by name."""
+    if name not in DOMAIN_TRANSFORMS:
+        raise ValueError(f"unknown domain {name!r}; accepted: {', '.join(DOMAIN_TRANSFORMS)}")
+    return DOMAIN_TRANSFORMS[name]
+
+
+@dataclass
+class UnpairedData:
+    """Two domains of images with no pairing: ``a`` and ``b`` come from disjoint sets of
+    source images, so no image of ``a`` has its counterpart in ``b``. For evaluation,
+    ``truth_ab`` holds the true translation of every image of ``a`` (hidden from training).
+    """
+
+    name: str
+    split: str
+    a: torch.Tensor
+    b: torch.Tensor
+    truth_ab: torch.Tensor
+    truth_ba: torch.Tensor
+
+    def __post_init__(self):
+        if self.a.shape[1:] != self.b.shape[1:]:
+            raise ValueError(f"the two domains must have images of the same shape, got {tuple(self.a.shape[1:])} "
+                             f"and {tuple(self.b.shape[1:])}")
+
+
+def unpaired_domains(domain_a: str, domain_b: str, dataset: str = "fashion-mnist", split: str = "train",
+                     size: int = 32, limit: int | None = None, **kwargs) -> UnpairedData:
+    """Two derived domains built from disjoint halves of a data set's split.
+
+    Images with even index (after a fixed shuffle) form domain A = domain_a(x), those with
+    odd index form domain B = domain_b(x). ``truth_ab`` = domain_b(x) for the sources of A
+    and ``truth_ba`` = domain_a(x) for the sources of B: the answer the model never sees.
+    """
+    ta, tb = domain_transform(domain_a), domain_transform(domain_b)
+    data = load_images(dataset, split, size=size, **kwargs)
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    if limit is not None:
+        order = order[: 2 * limit]
+    src_a, src_b = data.images[order[0::2]], data.images[order[1::2]]
+    return UnpairedData(f"{domain_a}<->{domain_b} ({dataset})", split, ta(src_a), tb(src_b), tb(src_a), ta(src_b))
+
+
+# ---------------------------------------------------------------------------------------
+# Photo data sets for GPU runs: CycleGAN folders (horse2zebra...) and CelebA attributes
+# ---------------------------------------------------------------------------------------
+
+CYCLEGAN_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def _read_image_folder(folder: Path, size: int | None, limit: int | None) -> torch.Tensor:
+    from PIL import Image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    if limit is not None:
+        files = files[:limit]
+    arrays, sizes = [], set()
+    for f in files:
+        with Image.open(f) as im:
+            im = im.convert("RGB")
+            sizes.add(im.size)
+            if size is not None:
+                im = im.resize((size, size), Image.BICUBIC)
+            arrays.append(np.asarray(im, dtype=np.uint8))
+    if size is None and len(sizes) > 1:
+        raise ValueError(f"{folder} holds images of different sizes {sorted(sizes)[:4]}...; "
+                         "pass size=... to resize them all")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def load_image_folders(root, split: str = "train", size: int | None = 128, limit: int | None = None):
+    """Unpaired photo domains in CycleGAN's layout: ``root/trainA``, ``root/trainB``
+    (``testA``, ``testB``). Returns (A, B) as float tensors (N, 3, size, size) in [-1, 1].
+    """
+    root = Path(root)
+    folders = [root / f"{split}A", root / f"{split}B"]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing:
+        found = sorted(p.name for p in root.iterdir()) if root.is_dir() else "nothing (no such folder)"
+        raise FileNotFoundError(f"unpaired data needs both {split}A/ and {split}B/ under {root}; missing "
+                                f"{', '.join(missing)}; found: {found}")
+    return tuple(_read_image_folder(f, size, limit) for f in folders)
+
+
+def download_cyclegan_dataset(name: str = "horse2zebra", root=None, url: str | None = None) -> Path:
+    """Download and extract one of the CycleGAN data sets (a zip with trainA/trainB/testA/testB).
+
+    Returns the extracted folder; does nothing when it is already there. The archive is
+    downloaded to a temporary name and extracted only if it is a valid zip file.
+    """
+    import zipfile
+
+    root = Path(root) if root is not None else cache_dir() / "cyclegan"
+    target = root / name
+    if (target / "trainA").is_dir() and (target / "trainB").is_dir():
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    url = url or CYCLEGAN_URL.format(name=name)
+    fd, tmp = tempfile.mkstemp(dir=root, suffix=".zip.part")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as fh:
+            shutil.copyfileobj(response, fh)
+        if not zipfile.is_zipfile(tmp):
+            raise ValueError(f"{url} did not return a zip archive")
+        with zipfile.ZipFile(tmp) as archive:
+            for member in archive.namelist():
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise ValueError(f"refusing to extract unsafe path {member!r}")
+            archive.extractall(root)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    if not (target / "trainA").is_dir():
+        raise FileNotFoundError(f"the archive from {url} did not contain {name}/trainA")
+    return target
+
+
+CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+
+def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: int = 64,
+                limit: int | None = None, download: bool = False):
+    """CelebA aligned faces with binary attributes, from torchvision's folder layout:
+    ``root/celeba/img_align_celeba/*.jpg``, ``list_attr_celeba.txt`` and
+    ``list_eval_partition.txt``. Returns (images (N, 3, size, size) in [-1, 1], attributes
+    (N, len(attributes)) in {0, 1}). With ``download=True`` missing files are fetched through
+    ``torchvision.datasets.CelebA`` (Google Drive; often rate-limited).
+    """
+    from PIL import Image
+
+    base = Path(root) / "celeba"
+    attr_file, part_file = base / "list_attr_celeba.txt", base / "list_eval_partition.txt"
+    if download and not attr_file.exists():
+        import torchvision
+
+        torchvision.datasets.CelebA(str(root), split="all", download=True)
+    for f in (attr_file, part_file, base / "img_align_celeba"):
+        if not f.exists():
+            raise FileNotFoundError(f"CelebA file missing: {f}. Download it with download=True, or place "
+                                    "torchvision's CelebA files under ROOT/celeba/")
+    lines = attr_file.read_text().splitlines()
+    names = lines[1].split()
+    unknown = [a for a in attributes if a not in names]
+    if unknown:
+        raise ValueError(f"unknown CelebA attributes {unknown}; available: {', '.join(names)}")
+    cols = [names.index(a) for a in attributes]
+    split_code = {"train": "0", "valid": "1", "test": "2"}[split]
+    keep = {ln.split()[0] for ln in part_file.read_text().splitlines() if ln.split()[1:] == [split_code]}
+    images, attrs = [], []
+    for line in lines[2:]:
+        parts = line.split()
+        if parts[0] not in keep:
+            continue
+        with Image.open(base / "img_align_celeba" / parts[0]) as im:
+            w, h = im.size
+            side = min(w, h)
+            im = im.convert("RGB").crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
+            images.append(np.asarray(im.resize((size, size), Image.BICUBIC), dtype=np.uint8))
+        attrs.append([int(parts[1 + c]) > 0 for c in cols])
+        if limit is not None and len(images) >= limit:
+            break
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return x, torch.tensor(attrs, dtype=torch.float32)

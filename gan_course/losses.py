@@ -120,3 +120,28 @@ def reconstruction_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Ten
     if output.shape != target.shape:
         raise ValueError(f"output {tuple(output.shape)} and target {tuple(target.shape)} must have the same shape")
     return (output - target).abs().mean()
+
+
+def cycle_consistency_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's cycle loss: the L1 norm of the difference, mean |F(G(x)) - x| (Chapter 8).
+
+    A norm of the difference, never the bare difference (which can be negative and would
+    reward reconstructions that are *darker* than the input).
+    """
+    return reconstruction_loss(reconstructed, real)
+
+
+def identity_loss(mapped: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """CycleGAN's identity loss mean |G(y) - y|: an image already in the target domain should
+    pass through the generator unchanged (it preserves colour composition)."""
+    return reconstruction_loss(mapped, original)
+
+
+def domain_classification_loss(domain_logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """StarGAN's domain loss: cross-entropy for one domain per image (target: int64 (B,)), or
+    binary cross-entropy per attribute for multi-attribute labels (target: float (B, n) in {0, 1})."""
+    if target.dtype == torch.int64:
+        return classification_loss(domain_logits, target)
+    if target.shape != domain_logits.shape:
+        raise ValueError(f"attribute targets {tuple(target.shape)} must match the logits {tuple(domain_logits.shape)}")
+    return F.binary_cross_entropy_with_logits(domain_logits, target.float(), reduction="sum") / len(target)

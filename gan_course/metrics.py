@@ -94,35 +94,51 @@ def _chunks(images: torch.Tensor, batch_size: int):
         yield images[start:start + batch_size].float().cpu()
 
 
-def _train_classifier(dataset: str, steps: int, seed: int, batch_size: int = 128):
-    from .data import load_images
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, n_classes: int, steps: int, seed: int = 0,
+                     batch_size: int = 128, flip: bool = False) -> "torch.nn.Module":
+    """Train a :class:`~gan_course.models.SmallConvNet` on (images (N, C, 32, 32), labels (N,)).
+
+    Adam with a one-cycle learning-rate schedule; ``flip`` adds random horizontal flips.
+    Returns the network in eval mode.
+    """
     from .models.classifier import SmallConvNet
 
-    train_set = load_images(dataset, "train", size=32)
-    test_set = load_images(dataset, "test", size=32)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    net = SmallConvNet(channels=train_set.images.shape[1], n_classes=len(train_set.classes))
+    net = SmallConvNet(channels=images.shape[1], n_classes=n_classes)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
     net.train()
-    n = len(train_set)
     for _ in range(steps):
-        idx = torch.randint(n, (batch_size,), generator=gen)
-        x = train_set.images[idx]
-        # light augmentation: random horizontal flips for clothing; none for digits
-        if dataset == "fashion-mnist":
-            flip = torch.rand(batch_size, generator=gen) < 0.5
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-        loss = torch.nn.functional.cross_entropy(net(x), train_set.labels[idx])
+        idx = torch.randint(len(images), (batch_size,), generator=gen)
+        x = images[idx]
+        if flip:
+            mirror = torch.rand(batch_size, generator=gen) < 0.5
+            x = torch.where(mirror[:, None, None, None], x.flip(-1), x)
+        loss = torch.nn.functional.cross_entropy(net(x), labels[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-    net.eval()
+    return net.eval()
+
+
+def accuracy(net: "torch.nn.Module", images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of images whose predicted class equals the label."""
     with torch.no_grad():
-        pred = torch.cat([net(b).argmax(1) for b in _chunks(test_set.images, 1000)])
-    return net, float((pred == test_set.labels).float().mean())
+        pred = torch.cat([net(b).argmax(1) for b in _chunks(images, 1000)])
+    return float((pred == labels).float().mean())
+
+
+def _train_classifier(dataset: str, steps: int, seed: int):
+    from .data import load_images
+
+    train_set = load_images(dataset, "train", size=32)
+    test_set = load_images(dataset, "test", size=32)
+    # light augmentation: random horizontal flips for clothing; none for digits
+    net = train_classifier(train_set.images, train_set.labels, len(train_set.classes), steps, seed,
+                           flip=dataset == "fashion-mnist")
+    return net, accuracy(net, test_set.images, test_set.labels)
 
 
 def reference_classifier(dataset: str = "fashion-mnist", steps: int | None = None, seed: int = 0,
@@ -263,3 +279,32 @@ def l1_error(output: torch.Tensor, target: torch.Tensor) -> float:
     if output.shape != target.shape:
         raise ValueError(f"shapes differ: {tuple(output.shape)} vs {tuple(target.shape)}")
     return float((output.float() - target.float()).abs().mean())
+
+
+def domain_classifier(domains: dict, steps: int, seed: int = 0, held_out: float = 0.2) -> Classifier:
+    """An independent classifier of *which domain* an image belongs to (Chapters 8-9).
+
+    ``domains`` maps domain names to image tensors (N, C, 32, 32). A fraction ``held_out``
+    of each domain is kept aside to report the accuracy. Used to score translations: an
+    image translated to domain k should be classified as k.
+    """
+    names = list(domains)
+    train_x, train_y, test_x, test_y = [], [], [], []
+    for k, name in enumerate(names):
+        x = domains[name]
+        cut = int(len(x) * (1 - held_out))
+        train_x.append(x[:cut])
+        test_x.append(x[cut:])
+        train_y.append(torch.full((cut,), k, dtype=torch.long))
+        test_y.append(torch.full((len(x) - cut,), k, dtype=torch.long))
+    net = train_classifier(torch.cat(train_x), torch.cat(train_y), len(names), steps, seed)
+    acc = accuracy(net, torch.cat(test_x), torch.cat(test_y))
+    return Classifier(net, "domains: " + ", ".join(names), acc, "(not cached)", True)
+
+
+def pixel_agreement(images_a: torch.Tensor, images_b: torch.Tensor, threshold: float = 0.0) -> float:
+    """CoGAN's pixel agreement ratio: the fraction of pixels on which two image batches agree
+    after binarising both at ``threshold`` (images in [-1, 1]; 0 is mid-grey)."""
+    if images_a.shape != images_b.shape:
+        raise ValueError(f"shapes differ: {tuple(images_a.shape)} vs {tuple(images_b.shape)}")
+    return float(((images_a > threshold) == (images_b > threshold)).float().mean())

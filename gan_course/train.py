@@ -379,3 +379,132 @@ def pix2pix_step(G: nn.Module, D: nn.Module | None, opt_g, opt_d, pair_batches, 
         set_requires_grad(D, True)
     out.update(loss_g=loss_g.detach(), loss_l1=loss_l1.detach())
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Unpaired and multi-domain translation (Chapters 8-10)
+# ---------------------------------------------------------------------------------------
+
+
+def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: nn.Module | None, opt_g, opt_d,
+                  batches_a, batches_b, *, pools=None, lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
+                  adversarial: bool = True, schedulers=()) -> dict:
+    """One iteration of CycleGAN with least-squares adversarial losses (Zhu et al., 2017).
+
+    Generators: adversarial loss for both mappings + lambda_cycle x (|G_ba(G_ab(a)) - a| +
+    |G_ab(G_ba(b)) - b|) + lambda_cycle x lambda_identity x (|G_ab(b) - b| + |G_ba(a) - a|).
+    Ablations: ``lambda_cycle=0`` (adversarial only), ``adversarial=False`` (cycle only, no D).
+    ``opt_g`` optimises both generators, ``opt_d`` both discriminators; ``pools`` is a pair
+    of :class:`~gan_course.models.cyclegan.ImagePool` (history buffers) or None.
+    """
+    real_a, real_b = next(batches_a), next(batches_b)
+    if real_a.shape[0] != real_b.shape[0]:
+        raise ValueError(f"the two domains' batches differ in size: {real_a.shape[0]} and {real_b.shape[0]}")
+    out = {}
+    # 1. update both generators; the discriminators are frozen
+    if adversarial:
+        set_requires_grad(D_a, False)
+        set_requires_grad(D_b, False)
+    fake_b, fake_a = G_ab(real_a), G_ba(real_b)
+    loss_cycle = (losses.cycle_consistency_loss(real_a, G_ba(fake_b))
+                  + losses.cycle_consistency_loss(real_b, G_ab(fake_a)))
+    loss_g = lambda_cycle * loss_cycle
+    if lambda_identity > 0 and lambda_cycle > 0:
+        loss_id = losses.identity_loss(G_ab(real_b), real_b) + losses.identity_loss(G_ba(real_a), real_a)
+        loss_g = loss_g + lambda_cycle * lambda_identity * loss_id
+        out["loss_identity"] = loss_id.detach()
+    if adversarial:
+        loss_adv = (losses.generator_loss_least_squares(D_b(fake_b))
+                    + losses.generator_loss_least_squares(D_a(fake_a)))
+        loss_g = loss_g + loss_adv
+        out["loss_adv"] = loss_adv.detach()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    # 2. update both discriminators on real images and (pooled) generated ones
+    if adversarial:
+        set_requires_grad(D_a, True)
+        set_requires_grad(D_b, True)
+        pool_a, pool_b = pools if pools is not None else (None, None)
+        old_b = pool_b.query(fake_b) if pool_b is not None else fake_b.detach()
+        old_a = pool_a.query(fake_a) if pool_a is not None else fake_a.detach()
+        loss_d = (losses.discriminator_loss_least_squares(D_b(real_b), D_b(old_b))
+                  + losses.discriminator_loss_least_squares(D_a(real_a), D_a(old_a)))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        out["loss_d"] = loss_d.detach()
+    for scheduler in schedulers:
+        scheduler.step()
+    out.update(loss_g=loss_g.detach(), loss_cycle=loss_cycle.detach())
+    return out
+
+
+def stargan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, n_domains: int,
+                 lambda_cls: float = 1.0, lambda_rec: float = 10.0, generator: torch.Generator | None = None) -> dict:
+    """One iteration of StarGAN (Choi et al., 2018) with one domain per image.
+
+    ``batches`` yields (images, domain indices). Each image gets a random target domain c'.
+    D: real/fake cross-entropy on its patch logits + lambda_cls x domain cross-entropy on
+    real images. G: non-saturating adversarial loss + lambda_cls x domain cross-entropy of
+    G(x, c') towards c' + lambda_rec x |G(G(x, c'), c) - x| (reconstruction).
+    """
+    from .models.stargan import one_hot
+
+    x, d_org = next(batches)
+    d_trg = torch.randint(n_domains, (len(x),), generator=generator).to(x.device)
+    c_org, c_trg = one_hot(d_org, n_domains), one_hot(d_trg, n_domains)
+    # 1. update D: real/fake on patches, and classify the domain of real images
+    set_requires_grad(D, True)
+    fake = G(x, c_trg)
+    src_real, cls_real = D(x)
+    src_fake, _ = D(fake.detach())
+    loss_d_adv = losses.discriminator_loss(src_real, src_fake)
+    loss_d_cls = losses.domain_classification_loss(cls_real, d_org)
+    loss_d = loss_d_adv + lambda_cls * loss_d_cls
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # 2. update G: look real, be classified as the target domain, and come back with c
+    set_requires_grad(D, False)
+    src, cls = D(fake)
+    loss_g_cls = losses.domain_classification_loss(cls, d_trg)
+    loss_rec = losses.reconstruction_loss(G(fake, c_org), x)
+    loss_g = losses.generator_loss_nonsaturating(src) + lambda_cls * loss_g_cls + lambda_rec * loss_rec
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    set_requires_grad(D, True)
+    return {"loss_d": loss_d.detach(), "loss_d_cls": loss_d_cls.detach(), "loss_g": loss_g.detach(),
+            "loss_g_cls": loss_g_cls.detach(), "loss_rec": loss_rec.detach(),
+            "D(x)": torch.sigmoid(src_real.detach()).mean(), "D(G(z))": torch.sigmoid(src_fake.detach()).mean()}
+
+
+def cogan_step(Gs: nn.Module, Ds: nn.Module, opt_g, opt_d, batches_1, batches_2, noise) -> dict:
+    """One iteration of CoGAN: two GANs trained together on unpaired batches of two domains.
+
+    ``Gs(z)`` returns the pair (G1(z), G2(z)); ``Ds(x1, x2)`` the pair of logits. The losses
+    are the sums of the two ordinary GAN losses (non-saturating for the generators); weight
+    sharing inside Gs and Ds is what couples the two games.
+    """
+    x1, x2 = next(batches_1), next(batches_2)
+    # 1. update both discriminators
+    set_requires_grad(Ds, True)
+    f1, f2 = Gs(noise(len(x1)))
+    r1, r2 = Ds(x1, x2)
+    q1, q2 = Ds(f1.detach(), f2.detach())
+    loss_d = losses.discriminator_loss(r1, q1) + losses.discriminator_loss(r2, q2)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # 2. update both generators
+    set_requires_grad(Ds, False)
+    o1, o2 = Ds(f1, f2)
+    loss_g = losses.generator_loss_nonsaturating(o1) + losses.generator_loss_nonsaturating(o2)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    set_requires_grad(Ds, True)
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+            "D1(x)": torch.sigmoid(r1.detach()).mean(), "D2(x)": torch.sigmoid(r2.detach()).mean(),
+            "D1(G(z))": torch.sigmoid(q1.detach()).mean(), "D2(G(z))": torch.sigmoid(q2.detach()).mean()}

@@ -233,3 +233,90 @@ class ClassExplorer:
         from IPython.display import display
 
         display(self.widget)
+
+
+class DomainExplorer:
+    """StarGAN: one input image translated to every target domain (Chapter 9).
+
+    ``G(x, c)`` is a multi-domain generator, ``images`` a pool of inputs, ``domains`` the
+    names of the n domains (one-hot targets). A slider picks the input. Attributes after each
+    update: ``source`` (1, C, H, W) and ``images`` (n + 1, C, H, W): the input, then one
+    translation per domain.
+    """
+
+    def __init__(self, G, images, domains):
+        W = _ipywidgets()
+        self.G, self.pool, self.domains = G, images, list(domains)
+        self.index = W.IntSlider(value=0, min=0, max=len(images) - 1, description="input")
+        self.resample_button = W.Button(description="random input")
+        self.output = W.Output()
+        self.widget = W.VBox([W.HBox([self.index, self.resample_button]), self.output])
+        self._gen = torch.Generator().manual_seed(0)
+        self.index.observe(lambda _: self.update(), names="value")
+        self.resample_button.on_click(
+            lambda _: setattr(self.index, "value", int(torch.randint(len(self.pool), (1,), generator=self._gen))))
+        self.update()
+
+    @torch.no_grad()
+    def update(self) -> None:
+        from IPython.display import display
+
+        n = len(self.domains)
+        self.source = self.pool[self.index.value:self.index.value + 1]
+        was_training = self.G.training
+        self.G.eval()
+        dev = next(self.G.parameters()).device
+        x = self.source.repeat(n, 1, 1, 1).to(dev)
+        translated = self.G(x, torch.eye(n, device=dev)).cpu()
+        self.G.train(was_training)
+        self.images = torch.cat([self.source, translated])
+        fig = viz.image_grid(self.images, nrow=n + 1, title="input | " + " | ".join(self.domains))
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+class PairExplorer:
+    """CoGAN: the pair (G1(z), G2(z)) for the same z, with a resample button (Chapter 10).
+
+    Attributes after each update: ``z`` (n, z_dim) and ``images`` (2n, C, H, W), the first
+    domain's row then the second's.
+    """
+
+    def __init__(self, Gs, z_dim: int, n: int = 8, seed: int = 0):
+        W = _ipywidgets()
+        self.Gs, self.z_dim, self.n = Gs, z_dim, n
+        self._gen = torch.Generator().manual_seed(seed)
+        self.resample_button = W.Button(description="resample z")
+        self.output = W.Output()
+        self.widget = W.VBox([self.resample_button, self.output])
+        self.resample_button.on_click(lambda _: self.resample())
+        self.resample()
+
+    @torch.no_grad()
+    def resample(self) -> None:
+        from IPython.display import display
+
+        self.z = torch.randn(self.n, self.z_dim, generator=self._gen)
+        was_training = self.Gs.training
+        self.Gs.eval()
+        dev = next(self.Gs.parameters()).device
+        a, b = self.Gs(self.z.to(dev))
+        self.Gs.train(was_training)
+        self.images = torch.cat([a.cpu(), b.cpu()])
+        fig = viz.image_grid(self.images, nrow=self.n, row_labels=["domain 1", "domain 2"])
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+        plt.close(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)

@@ -72,19 +72,23 @@ class PatchDiscriminator(nn.Module):
 
     For pix2pix its input is the pair (condition, image) concatenated along channels.
     ``n_layers`` stride-2 convolutions followed by two stride-1 ones, as in the 70x70 PatchGAN
-    of the paper (which has n_layers = 3 for 256x256 images).
+    of the paper (which has n_layers = 3 for 256x256 images); ``norm`` is ``batch`` (pix2pix)
+    or ``instance`` (CycleGAN).
     """
 
-    def __init__(self, in_channels: int = 2, width: int = 32, n_layers: int = 2):
+    def __init__(self, in_channels: int = 2, width: int = 32, n_layers: int = 2, norm: str = "batch"):
         super().__init__()
+        if norm not in ("batch", "instance"):
+            raise ValueError(f"norm must be 'batch' or 'instance', got {norm!r}")
         self.in_channels = in_channels
+        Norm = nn.BatchNorm2d if norm == "batch" else (lambda c: nn.InstanceNorm2d(c, affine=True))  # noqa: N806
         layers = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         c = width
         for i in range(1, n_layers):
             layers += [nn.Conv2d(c, min(2 * c, 8 * width), 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(min(2 * c, 8 * width)), nn.LeakyReLU(0.2, True)]
+                       Norm(min(2 * c, 8 * width)), nn.LeakyReLU(0.2, True)]
             c = min(2 * c, 8 * width)
-        layers += [nn.Conv2d(c, 2 * c, 4, 1, 1, bias=False), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2, True),
+        layers += [nn.Conv2d(c, 2 * c, 4, 1, 1, bias=False), Norm(2 * c), nn.LeakyReLU(0.2, True),
                    nn.Conv2d(2 * c, 1, 4, 1, 1)]
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)

@@ -1,0 +1,76 @@
+"""StarGAN (Choi et al., 2018), Chapter 9: one generator for many domains, conditioned on the
+target domain's label tiled over the image, and a discriminator with two heads.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .cyclegan import ResnetGenerator
+from .dcgan import init_weights
+
+
+def tile_labels(c: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Spread a label vector over the image plane: (B, n) -> (B, n, height, width)."""
+    if c.ndim != 2:
+        raise ValueError(f"domain labels must be (B, n_domains) vectors (one-hot or attributes), got {tuple(c.shape)}")
+    return c.float()[:, :, None, None].expand(-1, -1, height, width)
+
+
+def one_hot(domains: torch.Tensor, n_domains: int) -> torch.Tensor:
+    """Integer domains (B,) -> one-hot float vectors (B, n_domains), with a clear range check."""
+    if domains.dtype != torch.int64 or domains.ndim != 1:
+        raise ValueError(f"domain indices must be an int64 tensor of shape (B,), got {domains.dtype} "
+                         f"{tuple(domains.shape)}")
+    if len(domains) and (int(domains.min()) < 0 or int(domains.max()) >= n_domains):
+        raise ValueError(f"domain labels must lie in 0..{n_domains - 1} ({n_domains} domains), "
+                         f"got {int(domains.min())}..{int(domains.max())}")
+    return torch.nn.functional.one_hot(domains, n_domains).float()
+
+
+class StarGenerator(nn.Module):
+    """G(x, c): translate image x to the domain described by label vector c (B, n_domains).
+
+    The label is tiled to (B, n_domains, H, W) and concatenated to the image channels; the
+    rest is CycleGAN's ResNet generator. Output (B, channels, H, W) in [-1, 1].
+    """
+
+    def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_blocks: int = 4):
+        super().__init__()
+        self.n_domains, self.channels = n_domains, channels
+        self.net = ResnetGenerator(channels, channels, width, n_blocks, extra_channels=n_domains)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"generator expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        if c.ndim != 2 or c.shape != (len(x), self.n_domains):
+            raise ValueError(f"target labels must have shape ({len(x)}, {self.n_domains}), got {tuple(c.shape)}")
+        return self.net(torch.cat([x, tile_labels(c, *x.shape[2:])], dim=1))
+
+
+class StarDiscriminator(nn.Module):
+    """D(x) -> (patch logits (B, 1, h, w), domain logits (B, n_domains)).
+
+    Fully convolutional: stride-2 convolutions with LeakyReLU(0.01) (no normalisation, as in
+    the paper), a 3x3 convolution for the real/fake map, and a 3x3 convolution for the domain
+    logits averaged over positions, so any input whose side is a multiple of 2^n_layers works.
+    """
+
+    def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_layers: int = 3):
+        super().__init__()
+        self.n_domains, self.channels, self.n_layers = n_domains, channels, n_layers
+        layers, c = [], channels
+        for i in range(n_layers):
+            layers += [nn.Conv2d(c, width * 2 ** i, 4, 2, 1), nn.LeakyReLU(0.01, True)]
+            c = width * 2 ** i
+        self.body = nn.Sequential(*layers)
+        self.src = nn.Conv2d(c, 1, 3, 1, 1)
+        self.cls = nn.Conv2d(c, n_domains, 3, 1, 1)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor):
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"discriminator expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        h = self.body(x)                                   # (B, C, H / 2^n, W / 2^n)
+        return self.src(h), self.cls(h).mean(dim=(2, 3))   # (B, 1, h, w), (B, n_domains)
