@@ -140,8 +140,17 @@ _RUN: RunInfo | None = None
 
 
 def setup(seed: int = 0, device_name: str | None = None, quiet: bool = False) -> RunInfo:
-    """Start a chapter: seed everything, read the profile, choose the device, start the clock."""
+    """Start a chapter: seed everything, read the profile, choose the device, start the clock.
+
+    ``$GAN_COURSE_THREADS``, when set, fixes the number of CPU threads PyTorch uses (useful
+    when several notebooks share a machine: oversubscribed threads slow everyone down).
+    """
     global _RUN
+    threads = os.environ.get("GAN_COURSE_THREADS", "").strip()
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise ValueError(f"GAN_COURSE_THREADS must be a positive integer, got {threads!r}")
+        torch.set_num_threads(int(threads))
     gen = seed_everything(seed)
     _RUN = RunInfo(seed=seed, profile=profile(), device=device(device_name), generator=gen)
     if not quiet:

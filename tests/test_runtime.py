@@ -94,3 +94,16 @@ def test_import_does_not_pull_widgets_or_pick_a_device():
             "assert gan_course.runtime._RUN is None; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_threads_variable(clean_env):
+    before = torch.get_num_threads()
+    try:
+        clean_env.setenv("GAN_COURSE_THREADS", "1")
+        gc.setup(seed=0, quiet=True)
+        assert torch.get_num_threads() == 1
+        clean_env.setenv("GAN_COURSE_THREADS", "two")
+        with pytest.raises(ValueError, match="positive integer"):
+            gc.setup(seed=0, quiet=True)
+    finally:
+        torch.set_num_threads(before)
