@@ -4,6 +4,8 @@
 #   make book                 build the website into _build/html
 #   make test                 every test: package, notebooks (nbval), book build, browser
 #   make execute [NB=01]      re-execute chapters in place under the cpu profile
+#   make student              student notebooks without solutions, in _build/student
+#   make benchmark            package training step vs a hand-written loop (BENCH_ARGS=...)
 #   make clean / distclean    remove build outputs (distclean: the virtual environment too)
 
 SHELL       := bash
@@ -33,13 +35,16 @@ TEST_TIMEOUT ?= 900
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-x -m 'not browser'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup mathjax book test execute clean distclean
+.PHONY: help setup mathjax book test execute student exercises benchmark clean distclean
 
 help:
 	@echo "make setup              create .venv, install requirements.txt and the package, fetch MathJax"
 	@echo "make book               build the website into _build/html"
 	@echo "make test               run every test (package, notebooks, book build, browser)"
 	@echo "make execute [NB=01]    re-execute notebooks in place (GAN_COURSE_PROFILE=cpu)"
+	@echo "make student            write student notebooks without solutions to _build/student"
+	@echo "make exercises          regenerate book/exercises.md from the notebooks"
+	@echo "make benchmark          time the package's DCGAN step against a hand-written loop"
 	@echo "make clean | distclean  remove build outputs and caches | also .venv and .cache (MathJax)"
 
 setup: $(VENV)/.installed mathjax
@@ -79,6 +84,16 @@ test: setup
 execute: setup
 	@test -n "$(NOTEBOOKS)" || { echo "no notebook matches notebooks/$(NB)*.ipynb"; exit 1; }
 	GAN_COURSE_PROFILE=cpu $(PY) tools/execute.py $(NOTEBOOKS)
+
+student: setup
+	$(PY) tools/student.py $(sort $(wildcard notebooks/*.ipynb)) --out _build/student
+	@echo "Student notebooks (solutions removed) are in _build/student/"
+
+exercises: setup
+	$(PY) tools/exercise_index.py
+
+benchmark: setup
+	$(PY) benchmarks/dcgan_step.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

@@ -1,0 +1,151 @@
+"""The instructor kit: student notebooks without solutions, checks on every code exercise,
+the exercise index, and the Colab path (install cell, fresh install beside an existing torch)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import exercise_index  # noqa: E402
+import student  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def solution_lines(nb):
+    """Distinctive lines of every solution: code between the markers, text of {solution} blocks."""
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and student.BEGIN in cell.source:
+            inside = False
+            for line in cell.source.splitlines():
+                s = line.strip()
+                if s in (student.BEGIN, student.END):
+                    inside = s == student.BEGIN
+                elif inside and len(s) > 12 and not s.startswith("#"):
+                    lines.append(s)
+        elif cell.cell_type == "markdown" and "{solution}" in cell.source:
+            fence = None
+            for line in cell.source.splitlines():
+                s = line.strip()
+                if fence is None and re.match(r"^:{3,}\{solution\}", s):
+                    fence = s.split("{")[0]
+                elif fence is not None and s == fence:
+                    fence = None
+                elif fence is not None and len(s) > 30 and not s.startswith(":"):
+                    lines.append(s)
+    return lines
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_version_contains_no_solution(path):
+    original = read(path)
+    secret = solution_lines(original)
+    assert secret, f"{path.name} has no solutions at all"
+    st = student.student_version(original)
+    text = "\n".join(c.source for c in st.cells)
+    leaked = [s for s in secret if s in text]
+    assert not leaked, f"solution text left in the student notebook: {leaked[:3]}"
+    for cell in st.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            assert "raise NotImplementedError()" in cell.source and cell.outputs == []
+            assert "hide-input" not in cell.metadata["tags"]
+    # everything else is kept: same number of code cells, same non-solution sources
+    keep = [c.source for c in original.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])]
+    assert keep == [c.source for c in st.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])]
+
+
+def test_student_tool_errors_on_broken_markers():
+    with pytest.raises(ValueError, match="without ### END"):
+        student.strip_code("### BEGIN SOLUTION\nx = 1")
+    with pytest.raises(ValueError, match="not closed"):
+        student.strip_markdown(":::{solution} ex\ntext")
+    assert student.strip_code("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION") == (
+        "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_code_exercise_has_a_passing_check(path):
+    found = exercise_index.exercises(path)
+    assert len(found) >= 4, f"{path.name} has {len(found)} exercises; the syllabus asks for at least four"
+    assert len({e["type"] for e in found}) >= 3, f"{path.name}: mix derivation, code, experiment and concept"
+    code = [e for e in found if e["type"] == "Code"]
+    assert code, f"{path.name} has no code exercise"
+    missing = [e["label"] for e in code if e["check"] is None]
+    assert not missing, f"code exercises without a gc.checks function: {missing}"
+    # in the stored (executed) notebook every check cell reports a pass for the book's solution
+    for cell in read(path).cells:
+        if cell.cell_type == "code" and "gc.checks.check_" in cell.source:
+            shown = json.dumps([o.get("data", o.get("text", "")) for o in cell.outputs])
+            assert "passed" in shown.lower(), f"{path.name}: a check cell does not show a pass:\n{cell.source[:200]}"
+
+
+def test_every_check_is_tested_against_wrong_answers():
+    import gan_course as gc
+
+    tests = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
+    for name in gc.checks.__all__:
+        if name == "CheckResult":
+            continue
+        assert tests.count(name) >= 2, f"{name} is not exercised by the tests"
+        assert re.search(rf"not .*{name}|{name}\(wrong|{name}\((bad|d_fn|make|wrong)", tests) or \
+            "not result.passed" in tests, name
+
+
+def test_exercise_index_is_up_to_date():
+    assert exercise_index.main(["--check"]) == 0, "run `make exercises`"
+
+
+def test_colab_cell_installs_from_the_configured_repository():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = config["repository"]["url"]
+    for path in NOTEBOOKS:
+        first = read(path).cells[0]
+        assert first.cell_type == "code" and "google.colab" in first.source, path.name
+        assert f"git+{url}" in first.source, f"{path.name}: install URL differs from _config.yml ({url})"
+        assert "remove-cell" in first.metadata.get("tags", []), f"{path.name}: the Colab cell must be hidden"
+        assert "enable_custom_widget_manager" in first.source
+
+
+def test_fresh_install_beside_an_existing_torch(tmp_path):
+    """Simulate Colab: torch is already installed; installing gan_course must not reinstall it."""
+    env = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False).create(env)       # a bare interpreter; our pip installs into it
+    py = env / "bin" / "python"
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    project_site = subprocess.run([sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+    # the preinstalled packages (torch, numpy, ...) are visible, as on Colab, but live elsewhere
+    Path(site, "preinstalled.pth").write_text(project_site + "\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    result = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-index",
+                             "--no-build-isolation",
+                             "--disable-pip-version-check", str(ROOT)], capture_output=True, text=True, env=clean,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"Requirement already satisfied: torch", result.stdout), result.stdout
+    installed = {p.name.split("-")[0].lower() for p in Path(site).glob("*.dist-info")}
+    assert "gan_course" in installed and "torch" not in installed
+    code = "import gan_course as gc, torch, sys; print(gc.__version__, torch.__version__, 'ipywidgets' in sys.modules)"
+    out = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    version, torch_version, widgets = out.stdout.split()
+    import torch
+
+    assert torch_version == torch.__version__ and widgets == "False"
