@@ -149,3 +149,67 @@ def test_fresh_install_beside_an_existing_torch(tmp_path):
     import torch
 
     assert torch_version == torch.__version__ and widgets == "False"
+
+
+def _parse(source: str):
+    """The cell as Python (IPython magics such as %pip turned into calls)."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return ast.parse(TransformerManager().transform_cell(source))
+
+
+def _defined_names(source: str) -> set:
+    import ast
+
+    names = set()
+    tree = _parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_notebook_needs_nothing_that_only_a_solution_defines(path):
+    """Cells after a solution must not rely on names that only the removed solution code defined
+    (the student notebook would otherwise fail with a NameError instead of NotImplementedError)."""
+    st = student.student_version(read(path))
+    defined_outside = set()
+    removed = set()
+    original = read(path)
+    for orig, cell in zip([c for c in original.cells if c.cell_type == "code"],
+                          [c for c in st.cells if c.cell_type == "code"]):
+        if "solution" in cell.metadata.get("tags", []):
+            removed |= _defined_names(orig.source) - _defined_names(cell.source)
+            defined_outside |= _defined_names(cell.source)
+            continue
+        import ast
+
+        used = {n.id for n in ast.walk(_parse(cell.source)) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        dangling = (used & removed) - defined_outside
+        assert not dangling, f"{path.name}: a later cell uses {sorted(dangling)}, defined only in a solution"
+        defined_outside |= _defined_names(cell.source)
+
+
+def test_student_chapter_1_stops_only_at_not_implemented(tmp_path):
+    """Executed top to bottom (smoke profile), a student notebook stops at the first
+    NotImplementedError, or runs through when every exercise is check-wrapped."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = student.student_version(read(NOTEBOOKS[0]))
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    os.environ.setdefault("GAN_COURSE_PROFILE", "smoke")
+    try:
+        client.execute()
+        stopped = None
+    except CellExecutionError as err:
+        stopped = err.ename
+    assert stopped in (None, "NotImplementedError"), stopped
+    verdicts = [json.dumps(c.get("outputs", [])) for c in nb.cells
+                if c.cell_type == "code" and "gc.checks.check_" in c.source and c.get("outputs")]
+    assert verdicts and all("NotImplementedError" in v and "not yet" in v.lower() for v in verdicts)
