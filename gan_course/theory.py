@@ -186,6 +186,9 @@ def js_divergence(p, q, x=None) -> float:
     """JSD(p || q) = ½ KL(p || m) + ½ KL(q || m) with m = (p + q) / 2, in nats (0 <= JSD <= log 2)."""
     p, q = _pair(p, q)
     m = (p + q) / 2
+    # m >= max(p, q) / 2 > 0 wherever p or q is positive, but halving the smallest subnormal
+    # densities (far tails on a wide grid) rounds to 0, which would make a KL term infinite
+    m = np.where((m == 0) & ((p > 0) | (q > 0)), np.finfo(float).smallest_subnormal, m)
     return 0.5 * kl_divergence(p, m, x) + 0.5 * kl_divergence(q, m, x)
 
 
@@ -207,3 +210,119 @@ def generator_loss_gradients(d_fake) -> dict:
     """
     d = np.asarray(d_fake, dtype=float)
     return {"minimax": -d, "nonsaturating": d - 1.0}
+
+
+def wasserstein_1d(p, q, x, density: bool = True) -> float:
+    """Wasserstein-1 (earth mover's) distance in 1-D: W1 = ∫ |F_p(t) - F_q(t)| dt (Chapter 3).
+
+    ``x``: sorted points. ``density=True``: ``p`` and ``q`` are densities on the grid ``x``
+    (cumulative distribution functions by the trapezoidal rule); ``density=False``: they
+    are probability masses at the points ``x`` (exact for discrete distributions). Unlike
+    the JSD it keeps growing with the distance between distributions that do not overlap:
+    for a point mass at 0 and one at θ, W1 = |θ|.
+    """
+    p, q = _pair(p, q)
+    x = np.asarray(x, dtype=float)
+    if x.shape != p.shape or x.ndim != 1:
+        raise ValueError(f"x must be 1-D with the shape of p and q, got {x.shape} and {p.shape}")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("the points x must be strictly increasing")
+    if density:
+        steps = np.diff(x) / 2.0
+        cdf_p = np.concatenate([[0.0], np.cumsum((p[1:] + p[:-1]) * steps)])
+        cdf_q = np.concatenate([[0.0], np.cumsum((q[1:] + q[:-1]) * steps)])
+        return integrate(np.abs(cdf_p - cdf_q), x)
+    return float(np.sum(np.abs(np.cumsum(p) - np.cumsum(q))[:-1] * np.diff(x)))
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 2: the generator's objectives at the optimal discriminator, C(G) from samples
+# ---------------------------------------------------------------------------------------
+
+
+def generator_objectives_at_optimum(p_data, p_g, x) -> dict:
+    """Both generator losses evaluated against the optimal discriminator D*, on the grid ``x``:
+
+    * minimax, E_{p_g}[log(1 - D*)]  = KL(p_g || m) - log 2 >= -log 2, with m = (p_data + p_g) / 2;
+    * non-saturating, E_{p_g}[-log D*] >= log 2 + KL(p_g || p_data) / 2 >= log 2;
+
+    both with equality exactly when p_g = p_data (Chapter 2). Computed from logarithms of
+    the densities, so that tails where D* rounds to 0 or 1 stay finite. The non-saturating
+    value is infinite when p_g has mass where p_data has none.
+    """
+    p_data, p_g = _check_density(p_data, "p_data"), _check_density(p_g, "p_g")
+    total = p_data + p_g
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_total = np.log(np.where(total > 0, total, 1.0))
+        log_g = np.log(np.where(p_g > 0, p_g, 1.0))
+        log_d = np.where(p_data > 0, np.log(np.where(p_data > 0, p_data, 1.0)), -np.inf)
+        minimax = np.where(p_g > 0, p_g * (log_g - log_total), 0.0)
+        if np.any((p_g > 0) & (p_data == 0)):
+            nonsat = math.inf
+        else:
+            nonsat = integrate(np.where(p_g > 0, p_g * (log_total - log_d), 0.0), x)
+    return {"minimax": integrate(minimax, x), "nonsaturating": nonsat}
+
+
+def c_of_samples(samples, p_data, lo: float = -10.0, hi: float = 10.0, n_bins: int = 400) -> float:
+    """Estimate C(G) = V(D*, G) from generator samples, with p_g a histogram (Chapters 1-2).
+
+    ``samples``: 1-D array or tensor of generated points; ``p_data``: an object with
+    ``pdf(x)`` such as :class:`Mixture1D`. The histogram has ``n_bins`` bins on [lo, hi];
+    samples outside that range count as mass where p_data is negligible, which contributes
+    0 to C(G) (D* = 0 there). Ranges from -log 4 (p_g = p_data; a finite sample gives a
+    little more) to 0 (no overlap).
+    """
+    s = samples.detach().cpu().double().numpy() if torch.is_tensor(samples) else np.asarray(samples, float)
+    s = s.reshape(-1)
+    if s.size == 0 or not np.all(np.isfinite(s)):
+        raise ValueError("samples must be a non-empty array of finite numbers")
+    if not hi > lo or n_bins < 1:
+        raise ValueError(f"need hi > lo and n_bins >= 1, got lo={lo}, hi={hi}, n_bins={n_bins}")
+    edges = np.linspace(lo, hi, n_bins + 1)
+    centres = (edges[1:] + edges[:-1]) / 2
+    counts, _ = np.histogram(s, bins=edges)
+    p_hat = counts / (s.size * np.diff(edges))
+    return value_at_optimum(p_data.pdf(centres), p_hat, centres)
+
+
+# ---------------------------------------------------------------------------------------
+# Least squares GAN (Chapter 6)
+# ---------------------------------------------------------------------------------------
+
+
+def ls_optimal_discriminator(p_data, p_g, a: float = 0.0, b: float = 1.0) -> np.ndarray:
+    """The least-squares discriminator's optimum D*(x) = (b p_data + a p_g) / (p_data + p_g).
+
+    Where both densities are zero any value is optimal; we return (a + b) / 2 there.
+    """
+    p_data, p_g = _check_density(p_data, "p_data"), _check_density(p_g, "p_g")
+    total = p_data + p_g
+    safe = np.where(total > 0, total, 1.0)
+    return np.where(total > 0, (b * p_data + a * p_g) / safe, (a + b) / 2)
+
+
+def ls_generator_objective(p_data, p_g, x, a: float = 0.0, b: float = 1.0, c: float = 1.0) -> float:
+    """The generator's least-squares objective at the optimal discriminator, extended as in
+    Mao et al. (2017) by the term ½ E_data[(D*(x) - c)²], which does not depend on G:
+
+    C(G) = ½ ∫ p_data (D* - c)² + p_g (D* - c)² dx.
+    """
+    d = ls_optimal_discriminator(p_data, p_g, a, b)
+    return 0.5 * integrate((np.asarray(p_data) + np.asarray(p_g)) * (d - c) ** 2, x)
+
+
+def pearson_chi2(p, q, x) -> float:
+    """Pearson chi-square divergence χ²(p || q) = ∫ (p - q)² / q dx on the grid ``x``; terms
+    where q = 0 contribute nothing when p = 0 there, and make it infinite otherwise.
+
+    With this convention the LSGAN identity (b - c = 1, b - a = 2) reads
+    2 C(G) = χ²(2 p_g || p_data + p_g); Mao et al. write the same integral with the arguments
+    in the other order, following the convention ∫ (q - p)² / p.
+    """
+    p, q = _pair(p, q)
+    if np.any((q == 0) & (p > 0)):
+        return math.inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(q > 0, (p - q) ** 2 / np.where(q > 0, q, 1.0), 0.0)
+    return integrate(terms, x)

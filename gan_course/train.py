@@ -273,10 +273,12 @@ def conditional_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noi
 
 
 def acgan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *, n_classes: int,
-               generator: torch.Generator | None = None) -> dict:
+               generator: torch.Generator | None = None, classify_fake: bool = True) -> dict:
     """One iteration of ACGAN: D predicts the source (real/generated) and the class of every image.
 
-    D's loss: source cross-entropy + class cross-entropy on real and on generated images.
+    D's loss: source cross-entropy + class cross-entropy on real and on generated images
+    (``classify_fake=False``: on real images only, a common variant that keeps D's classifier
+    from learning the generator's own cues for each class).
     G's loss: non-saturating source loss + class cross-entropy of its images with the asked label.
     """
     # 1. update D: tell real from generated, and classify both
@@ -287,7 +289,9 @@ def acgan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *,
     src_real, cls_real = D(real)
     src_fake, cls_fake = D(fake.detach())
     loss_src = losses.discriminator_loss(src_real, src_fake)
-    loss_cls = losses.classification_loss(cls_real, y_real) + losses.classification_loss(cls_fake, y_fake)
+    loss_cls = losses.classification_loss(cls_real, y_real)
+    if classify_fake:
+        loss_cls = loss_cls + losses.classification_loss(cls_fake, y_fake)
     loss_d = loss_src + loss_cls
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
