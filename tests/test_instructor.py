@@ -59,7 +59,10 @@ def test_student_version_contains_no_solution(path):
     assert secret, f"{path.name} has no solutions at all"
     st = student.student_version(original)
     text = "\n".join(c.source for c in st.cells)
-    leaked = [s for s in secret if s in text]
+    # lines that the chapter itself also uses outside any solution are not secrets
+    public = "\n".join(c.source for c in original.cells
+                       if "solution" not in c.metadata.get("tags", []) and "{solution}" not in c.source)
+    leaked = [s for s in secret if s in text and s not in public]
     assert not leaked, f"solution text left in the student notebook: {leaked[:3]}"
     for cell in st.cells:
         if "solution" in cell.metadata.get("tags", []):
