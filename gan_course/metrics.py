@@ -308,3 +308,23 @@ def pixel_agreement(images_a: torch.Tensor, images_b: torch.Tensor, threshold: f
     if images_a.shape != images_b.shape:
         raise ValueError(f"shapes differ: {tuple(images_a.shape)} vs {tuple(images_b.shape)}")
     return float(((images_a > threshold) == (images_b > threshold)).float().mean())
+
+
+def foreground_agreement(images_a: torch.Tensor, images_b: torch.Tensor, threshold: float = 0.0,
+                         background: bool | None = None) -> float:
+    """A stricter pixel agreement: agreement on the pixels that are foreground in either image
+    (Chapter 10), i.e. the intersection over union of the two binarised foreground masks.
+
+    Both batches (N, C, H, W) in [-1, 1] are binarised at ``threshold``. ``background`` is the
+    binary value of the background (False: dark, as for images and edge maps; True: bright, as
+    for negatives); by default the majority value over both batches. Pixels that are background
+    in both images, which agree trivially, are left out. Returns NaN when no pixel is foreground.
+    """
+    if images_a.shape != images_b.shape:
+        raise ValueError(f"shapes differ: {tuple(images_a.shape)} vs {tuple(images_b.shape)}")
+    bits_a, bits_b = images_a > threshold, images_b > threshold
+    if background is None:
+        background = bool(torch.cat([bits_a.flatten(), bits_b.flatten()]).float().mean() > 0.5)
+    fg_a, fg_b = bits_a != background, bits_b != background
+    union = int((fg_a | fg_b).sum())
+    return float((fg_a & fg_b).sum()) / union if union else math.nan

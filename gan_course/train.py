@@ -512,3 +512,23 @@ def cogan_step(Gs: nn.Module, Ds: nn.Module, opt_g, opt_d, batches_1, batches_2,
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
             "D1(x)": torch.sigmoid(r1.detach()).mean(), "D2(x)": torch.sigmoid(r2.detach()).mean(),
             "D1(G(z))": torch.sigmoid(q1.detach()).mean(), "D2(G(z))": torch.sigmoid(q2.detach()).mean()}
+
+
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float = 0.99) -> None:
+    """One step of an exponential moving average of weights (Chapter 7).
+
+    ``average``'s parameters move towards ``model``'s: p_avg <- decay * p_avg + (1 - decay) * p.
+    Buffers (batch-norm running statistics) are copied. ``average`` is usually a
+    ``copy.deepcopy(model)`` made before training; the average of a generator's recent weights
+    smooths the oscillations of the game (Yazıcı et al., 2019).
+    """
+    if not 0.0 <= decay < 1.0:
+        raise ValueError(f"decay must lie in [0, 1), got {decay}")
+    pairs = list(zip(average.parameters(), model.parameters()))
+    if len(pairs) != len(list(model.parameters())) or any(a.shape != p.shape for a, p in pairs):
+        raise ValueError("average and model must have the same architecture")
+    for a, p in pairs:
+        a.lerp_(p.detach(), 1.0 - decay)
+    for a, b in zip(average.buffers(), model.buffers()):
+        a.copy_(b)

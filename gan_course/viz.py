@@ -142,3 +142,109 @@ def animate(fig, update: Callable[[int], None], frames: int, interval: int = 150
     if close:
         plt.close(fig)
     return HTML(html)
+
+
+def _limits(lim, mixture) -> tuple[float, float]:
+    if lim is None:
+        if mixture is None:
+            raise ValueError("give lim (half-width of the square to show) or a mixture to derive it from")
+        lim = 1.25 * float(mixture.means.abs().max()) + 5 * float(mixture.std)
+    lo, hi = (-float(lim), float(lim)) if np.isscalar(lim) else (float(lim[0]), float(lim[1]))
+    if not lo < hi:
+        raise ValueError(f"empty plotting range [{lo}, {hi}]")
+    return lo, hi
+
+
+def _draw_modes(ax, mixture, n_std: float = 3.0) -> None:
+    from matplotlib.patches import Circle
+
+    for mx, my in _to_numpy(mixture.means):
+        ax.add_patch(Circle((mx, my), n_std * mixture.std, fill=False, lw=0.8, color="black"))
+
+
+def samples_2d(samples, mixture=None, ax=None, lim=None, title: str | None = None, real=None,
+               size: float = 2.0, alpha: float = 0.4, n_std: float = 3.0):
+    """Scatter generated 2-D samples (N, 2) over the modes of a mixture (Chapter 4).
+
+    Each mode is drawn as a circle of radius ``n_std`` standard deviations: the region where
+    a sample counts as high quality. ``real`` (M, 2), if given, is drawn underneath in blue.
+    ``lim``: half-width of the square shown (or a (low, high) pair); default from the mixture.
+    Returns the Figure.
+    """
+    x = _to_numpy(samples)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"samples must have shape (N, 2), got {x.shape}")
+    lo, hi = _limits(lim, mixture)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    else:
+        fig = ax.figure
+    if real is not None:
+        r = _to_numpy(real)
+        ax.scatter(r[:, 0], r[:, 1], s=size, alpha=alpha, color=COLORS["data"], lw=0, label="data")
+    ax.scatter(x[:, 0], x[:, 1], s=size, alpha=alpha, color=COLORS["gen"], lw=0, label="G(z)")
+    if mixture is not None:
+        _draw_modes(ax, mixture, n_std)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+@torch.no_grad()
+def decision_values(D, lim, n: int = 150, logits: bool = True):
+    """D(x) on an n x n grid over [low, high]^2 (``lim``: half-width or (low, high) pair).
+
+    ``D`` maps points (P, 2) to logits (P,) (probabilities when ``logits=False``).
+    Returns (xs, ys, values), three (n, n) arrays; rows run along y, columns along x.
+    """
+    if n < 2:
+        raise ValueError(f"n (grid points per side) must be >= 2, got {n}")
+    lo, hi = _limits(lim, None)
+    axis = torch.linspace(lo, hi, n)
+    gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+    points = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # (n * n, 2)
+    params = list(D.parameters()) if isinstance(D, torch.nn.Module) else []
+    out = D(points.to(params[0].device if params else "cpu"))
+    out = torch.sigmoid(out) if logits else out
+    if out.numel() != n * n:
+        raise ValueError(f"D returned {tuple(out.shape)} for {n * n} points; expected one value per point")
+    return _to_numpy(gx), _to_numpy(gy), _to_numpy(out.reshape(n, n))
+
+
+def decision_surface(D, lim=None, ax=None, n: int = 150, samples=None, mixture=None,
+                     title: str | None = None, logits: bool = True, colorbar: bool = True):
+    """The discriminator's D(x) over a square of the plane, as filled contours (Chapter 4).
+
+    ``D``: a module or function mapping points (P, 2) to logits (P,) (probabilities when
+    ``logits=False``). ``lim``: half-width of the square (or a (low, high) pair); default
+    from ``mixture``. ``samples`` (N, 2), if given, are drawn on top in yellow; the mixture's
+    modes as circles of three standard deviations. Returns the Figure.
+    """
+    lo, hi = _limits(lim, mixture)
+    gx, gy, values = decision_values(D, (lo, hi), n, logits)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.3, 3.6))
+    else:
+        fig = ax.figure
+    filled = ax.contourf(gx, gy, values, levels=np.linspace(0, 1, 21), cmap="RdBu_r",
+                         vmin=0, vmax=1, extend="neither")
+    if colorbar:
+        fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label="D(x)", ticks=[0, 0.5, 1])
+    if samples is not None:
+        s = _to_numpy(samples)
+        ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.5, color="black" if mixture is None else "#ffd000", lw=0)
+    if mixture is not None:
+        _draw_modes(ax, mixture)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig

@@ -9,10 +9,10 @@ One module per chapter; every module's ``__all__`` is re-exported here, so that
 ``gc.checks.check_...`` reaches every check.
 """
 
-from . import conditional, dcgan, divergence, lsgan, minimax, modes, saturation
+from . import cogan, conditional, cyclegan, dcgan, divergence, lsgan, minimax, modes, saturation, stargan
 from ._common import CheckResult
 
-_CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan, conditional)
+_CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan, conditional, cyclegan, cogan, stargan)
 
 for _module in _CHAPTERS:
     for _name in _module.__all__:

@@ -17,7 +17,8 @@ def check_labels(y: torch.Tensor, n_classes: int, batch: int | None = None) -> N
     """Raise a clear error unless ``y`` is an int64 tensor (B,) with values in 0..n_classes-1."""
     if not torch.is_tensor(y) or y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
         kind = f"a tensor of dtype {y.dtype}" if torch.is_tensor(y) else type(y).__name__
-        raise TypeError(f"labels must be an integer tensor of class indices 0..{n_classes - 1}, got {kind}")
+        raise TypeError(f"labels must be an integer tensor of class indices 0..{n_classes - 1} "
+                        f"({n_classes} classes), got {kind}")
     if y.ndim != 1:
         raise ValueError(f"labels must have shape (B,), got {tuple(y.shape)}")
     if batch is not None and len(y) != batch:

@@ -21,11 +21,13 @@ _ACTIVATIONS = {
 class MLP(nn.Module):
     """Fully connected network: in_dim -> hidden... -> out_dim, with a chosen activation.
 
-    Input (B, in_dim), output (B, out_dim).
+    Input (B, in_dim), output (B, out_dim). ``batch_norm=True`` puts a ``BatchNorm1d``
+    between every hidden linear layer and its activation (then the output depends on the
+    whole batch in training mode; see Chapter 4 for the train/eval-mode difference).
     """
 
     def __init__(self, in_dim: int, out_dim: int, hidden: Sequence[int] = (128, 128),
-                 activation: str = "relu"):
+                 activation: str = "relu", batch_norm: bool = False):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; accepted: {', '.join(_ACTIVATIONS)}")
@@ -35,7 +37,10 @@ class MLP(nn.Module):
         layers: list[nn.Module] = []
         width = in_dim
         for h in hidden:
-            layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+            layers.append(nn.Linear(width, h))
+            if batch_norm:  # Chapter 4: batch norm after every hidden linear layer
+                layers.append(nn.BatchNorm1d(h))
+            layers.append(_ACTIVATIONS[activation]())
             width = h
         layers.append(nn.Linear(width, out_dim))
         self.net = nn.Sequential(*layers)
@@ -50,8 +55,8 @@ class MLPGenerator(MLP):
     """G: noise z of shape (B, noise_dim) -> samples of shape (B, data_dim)."""
 
     def __init__(self, noise_dim: int = 2, data_dim: int = 2, hidden: Sequence[int] = (128, 128),
-                 activation: str = "relu"):
-        super().__init__(noise_dim, data_dim, hidden, activation)
+                 activation: str = "relu", batch_norm: bool = False):
+        super().__init__(noise_dim, data_dim, hidden, activation, batch_norm)
         self.noise_dim, self.data_dim = noise_dim, data_dim
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -71,3 +76,54 @@ class MLPDiscriminator(MLP):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x).squeeze(1)  # (B,)
+
+
+class PackedDiscriminator(nn.Module):
+    """PacGAN's packed D (Chapter 4): scores groups of ``pack`` samples jointly.
+
+    Input (B, data_dim) with B a multiple of ``pack``; consecutive rows form a group (a
+    "pack"). Output: one logit per pack, shape (B / pack,). All samples of a pack must come
+    from the same source (all real or all generated).
+
+    ``per_sample_layers`` (0 <= n <= len(hidden)) decides where the samples meet:
+
+    * 0 (PacGAN's original): the raw samples are concatenated, (B, d) -> (B / pack, pack * d),
+      and an MLP with ``hidden`` layers scores the concatenation;
+    * n > 0: the first n hidden layers are applied to every sample separately (shared
+      weights), their features are concatenated, and the remaining layers score the pack.
+      With n = len(hidden) the logit is a learned linear function of the per-sample
+      features, which can represent the optimal packed discriminator
+      sum_i log p_data(x_i) / p_g(x_i) exactly.
+
+    With ``pack=1`` and n = 0 it computes the same function as an ``MLPDiscriminator``.
+    """
+
+    def __init__(self, data_dim: int = 2, pack: int = 2, hidden: Sequence[int] = (128, 128),
+                 activation: str = "leaky_relu", per_sample_layers: int = 0):
+        if not isinstance(pack, int) or pack < 1:
+            raise ValueError(f"pack (samples per discriminator input) must be an integer >= 1, got {pack!r}")
+        hidden = tuple(hidden)
+        if not 0 <= per_sample_layers <= len(hidden):
+            raise ValueError(f"per_sample_layers must be between 0 and {len(hidden)} (the number of hidden "
+                             f"layers), got {per_sample_layers}")
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; accepted: {', '.join(_ACTIVATIONS)}")
+        super().__init__()
+        self.data_dim, self.pack, self.per_sample_layers = data_dim, pack, per_sample_layers
+        layers: list[nn.Module] = []
+        width = data_dim
+        for h in hidden[:per_sample_layers]:
+            layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+            width = h
+        self.encoder = nn.Sequential(*layers)  # applied to every sample on its own
+        self.head = MLP(pack * width, 1, hidden[per_sample_layers:], activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 2 or x.shape[1] != self.data_dim:
+            raise ValueError(f"expected samples of shape (B, {self.data_dim}), got {tuple(x.shape)}")
+        if x.shape[0] % self.pack != 0:
+            raise ValueError(f"the batch size {x.shape[0]} is not a multiple of pack={self.pack}: "
+                             "every discriminator input needs pack complete samples")
+        h = self.encoder(x)                                            # (B, w)
+        packed = h.reshape(x.shape[0] // self.pack, self.pack * h.shape[1])  # (B / pack, pack * w)
+        return self.head(packed).squeeze(1)                           # (B / pack,)

@@ -34,12 +34,19 @@ class StarGenerator(nn.Module):
 
     The label is tiled to (B, n_domains, H, W) and concatenated to the image channels; the
     rest is CycleGAN's ResNet generator. Output (B, channels, H, W) in [-1, 1].
+
+    The first 7x7 convolution pads with zeros, as in the StarGAN paper's code, not with
+    reflection: a constant label channel, reflection-padded and convolved, gives a constant
+    per feature map, which the instance normalisation that follows subtracts, so the
+    generator would never see its target label. With zero padding the label's contribution
+    varies near the border and survives normalisation (Chapter 9 shows both).
     """
 
     def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_blocks: int = 4):
         super().__init__()
         self.n_domains, self.channels = n_domains, channels
         self.net = ResnetGenerator(channels, channels, width, n_blocks, extra_channels=n_domains)
+        self.net.net[0] = nn.ZeroPad2d(3)                  # see the docstring: keeps the label visible
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != self.channels:

@@ -1,0 +1,217 @@
+"""Chapter 4: mode-coverage check, packed discriminator, batch-norm option, 2-D figures."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import gan_course as gc  # noqa: E402
+from gan_course import checks, metrics, train, viz  # noqa: E402
+from gan_course.models import MLPDiscriminator, MLPGenerator, PackedDiscriminator  # noqa: E402
+
+
+# --- the book's solution of the mode-coverage exercise, and typical wrong answers ---
+
+def coverage(samples, means, std):
+    dist = torch.cdist(samples, means)
+    nearest_d, nearest = dist.min(dim=1)
+    good = nearest_d <= 3 * std
+    return len(torch.unique(nearest[good])), good.float().mean().item()
+
+
+def coverage_any_nearest(samples, means, std):  # coverage ignores the distance
+    nearest_d, nearest = torch.cdist(samples, means).min(dim=1)
+    return len(torch.unique(nearest)), (nearest_d <= 3 * std).float().mean().item()
+
+
+def coverage_threshold_3(samples, means, std):  # 3 instead of 3 * std
+    nearest_d, nearest = torch.cdist(samples, means).min(dim=1)
+    good = nearest_d <= 3
+    return len(torch.unique(nearest[good])), good.float().mean().item()
+
+
+def coverage_fraction_of_modes(samples, means, std):  # fraction over modes, not samples
+    n, _ = coverage(samples, means, std)
+    return n, n / len(means)
+
+
+def coverage_percent(samples, means, std):
+    n, f = coverage(samples, means, std)
+    return n, 100 * f
+
+
+def coverage_squared(samples, means, std):  # squared distance against 3 std
+    nearest_d, nearest = torch.cdist(samples, means).min(dim=1)
+    good = nearest_d**2 <= 3 * std
+    return len(torch.unique(nearest[good])), good.float().mean().item()
+
+
+def test_check_mode_coverage_passes_the_solution_and_the_package_metric():
+    assert checks.check_mode_coverage(coverage).passed
+
+    class Mixture:
+        pass
+
+    def via_package(samples, means, std):
+        m = Mixture()
+        m.means, m.std = means, std
+        r = metrics.mode_coverage(samples, m)
+        return r.modes, r.high_quality
+
+    assert checks.check_mode_coverage(via_package).passed
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (coverage_any_nearest, "high-quality"),
+    (coverage_threshold_3, "3 * std"),
+    (coverage_fraction_of_modes, "fraction of modes"),
+    (coverage_percent, "percentage"),
+    (coverage_squared, "squared distance"),
+])
+def test_check_mode_coverage_names_the_mistake(wrong, words):
+    result = checks.check_mode_coverage(wrong)
+    assert not result.passed
+    assert words in result.message
+
+
+def test_check_mode_coverage_unfinished_and_bad_output():
+    def todo(samples, means, std):
+        raise NotImplementedError
+
+    assert "NotImplementedError" in checks.check_mode_coverage(todo).message
+    assert "pair" in checks.check_mode_coverage(lambda s, m, sd: 3).message
+
+
+# --- packing exercise ---
+
+def test_check_pack_accepts_any_grouping_of_whole_samples():
+    assert checks.check_pack(lambda x, m: x.reshape(-1, m * x.shape[1])).passed
+    # samples i, i + B/m, ... in one row: also whole samples, each used once
+    assert checks.check_pack(lambda x, m: x.reshape(m, -1, x.shape[1]).transpose(0, 1).reshape(-1, m * x.shape[1]))
+
+
+def test_check_pack_names_the_mistakes():
+    split = checks.check_pack(lambda x, m: x.T.reshape(-1, m * x.shape[1]))
+    assert not split.passed and "mix coordinates" in split.message
+    repeated = checks.check_pack(lambda x, m: x.repeat(1, m))
+    assert not repeated.passed and "too many" in repeated.message
+    transposed = checks.check_pack(lambda x, m: x.reshape(-1, m * x.shape[1]).T)
+    assert not transposed.passed
+    dup = checks.check_pack(lambda x, m: torch.cat([x[: len(x) // m]] * m, 1))
+    assert not dup.passed and "exactly once" in dup.message
+
+
+# --- PackedDiscriminator: groups consecutive samples, same function as an MLP on the concatenation ---
+
+def test_packed_discriminator_equals_mlp_on_concatenated_samples():
+    torch.manual_seed(0)
+    D = PackedDiscriminator(data_dim=2, pack=3, hidden=(16, 16))
+    x = torch.randn(12, 2)
+    out = D(x)
+    assert out.shape == (4,)
+    by_hand = D.head(torch.cat([x[0::3], x[1::3], x[2::3]], dim=1)).squeeze(1)
+    assert torch.allclose(out, by_hand)
+    # pack=1 is an ordinary discriminator with the same weights
+    D1 = PackedDiscriminator(2, 1, (16,))
+    plain = MLPDiscriminator(2, (16,))
+    plain.load_state_dict({k.replace("head.", ""): v for k, v in D1.state_dict().items()})
+    assert torch.allclose(D1(x), plain(x))
+
+
+def test_packed_discriminator_per_sample_layers_share_weights():
+    torch.manual_seed(0)
+    D = PackedDiscriminator(2, pack=2, hidden=(8, 8, 8), per_sample_layers=3)
+    assert isinstance(D.head.net[0], torch.nn.Linear) and D.head.net[0].in_features == 16
+    assert len(D.head.net) == 1  # all hidden layers per sample: a linear head
+    x = torch.randn(6, 2)
+    h = D.encoder(x)
+    by_hand = D.head(torch.cat([h[0::2], h[1::2]], dim=1)).squeeze(1)
+    assert torch.allclose(D(x), by_hand)
+    # the logit is a sum of one term per slot of the pack (no interaction between samples)
+    w = D.head.net[0].weight[0]
+    parts = h @ w[:8], h @ w[8:]
+    assert torch.allclose(D(x), parts[0][0::2] + parts[1][1::2] + D.head.net[0].bias, atol=1e-6)
+    with pytest.raises(ValueError, match="per_sample_layers"):
+        PackedDiscriminator(2, 2, (8, 8), per_sample_layers=3)
+
+
+def test_packed_discriminator_rejects_bad_input():
+    D = PackedDiscriminator(2, 4, (8,))
+    with pytest.raises(ValueError, match="multiple of pack=4"):
+        D(torch.randn(10, 2))
+    with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
+        D(torch.randn(8, 8))
+    with pytest.raises(ValueError, match="pack"):
+        PackedDiscriminator(2, 0)
+
+
+def test_gan_step_trains_with_a_packed_discriminator():
+    torch.manual_seed(0)
+    mixture = gc.ring_of_gaussians()
+    G, D = MLPGenerator(2, 2, (32, 32), batch_norm=True), PackedDiscriminator(2, 2, (32, 32))
+    opt_g = torch.optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
+    real = train.batches(mixture, 64)
+    out = train.gan_step(G, D, opt_g, opt_d, real, lambda n: torch.randn(n, 2))
+    assert all(math.isfinite(float(v)) for v in out.values())
+
+
+# --- batch-norm option: default unchanged, option adds BatchNorm1d after hidden layers ---
+
+def test_mlp_batch_norm_option():
+    plain = MLPGenerator(2, 2, (8, 8))
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.modules())
+    assert list(plain.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias",
+                                        "net.4.weight", "net.4.bias"]
+    bn = MLPGenerator(2, 2, (8, 8), batch_norm=True)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in bn.modules()) == 2
+    # in training mode each hidden unit is normalised over the batch
+    torch.manual_seed(0)
+    h = bn.net[1](bn.net[0](torch.randn(500, 2)))
+    assert torch.allclose(h.mean(0), torch.zeros(8), atol=1e-5)
+    assert torch.allclose(h.std(0, unbiased=False), torch.ones(8), atol=1e-3)
+
+
+# --- metrics: bad input gets a clear error ---
+
+def test_mode_coverage_bad_input():
+    grid = gc.grid_of_gaussians()
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        metrics.mode_coverage(torch.zeros(10, 3), grid)
+    with pytest.raises(ValueError, match="empty"):
+        metrics.mode_coverage(torch.zeros(0, 2), grid)
+    exact = metrics.mode_coverage(grid.means, grid)
+    assert exact.modes == 25 and exact.high_quality == 1.0 and exact.reverse_kl == pytest.approx(0.0)
+
+
+# --- viz: decision surface shows D(x) and samples_2d draws the modes ---
+
+def test_decision_surface_values_and_samples_2d():
+    grid = gc.grid_of_gaussians()
+    xs, ys, values = viz.decision_values(lambda p: 3 * p[:, 0] - p[:, 1], lim=2, n=5)
+    assert xs.shape == ys.shape == values.shape == (5, 5)
+    assert values[0, 0] == pytest.approx(1 / (1 + math.exp(-(3 * -2 - -2))))  # at (x, y) = (-2, -2)
+    assert values[0, 4] == pytest.approx(1 / (1 + math.exp(-(3 * 2 - -2))))   # at (2, -2)
+    assert values[4, 2] == pytest.approx(1 / (1 + math.exp(2)))                 # at (0, 2)
+    D = MLPDiscriminator(2, (8,))
+    _, _, from_module = viz.decision_values(D, lim=(-1, 1), n=4)
+    assert from_module.min() > 0 and from_module.max() < 1
+    fig = viz.decision_surface(D, mixture=grid, n=31, samples=grid.sample(50), title="D")
+    ax = fig.axes[0]
+    assert len(ax.patches) == 25  # one circle per mode
+    assert ax.get_xlim()[0] < -4 < 4 < ax.get_xlim()[1] and ax.get_title() == "D"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="one value per point"):
+        viz.decision_surface(lambda p: p, lim=2, n=5)
+    with pytest.raises(ValueError, match="lim"):
+        viz.decision_surface(lambda p: p[:, 0], n=5)
+    fig = viz.samples_2d(grid.sample(100), grid, title="t")
+    assert len(fig.axes[0].patches) == 25 and fig.axes[0].get_title() == "t"
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        viz.samples_2d(torch.zeros(5, 3), grid)

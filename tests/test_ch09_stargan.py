@@ -1,0 +1,104 @@
+"""Chapter 9 (StarGAN): the checks pass the book's solutions and name typical mistakes; the
+generator really uses its target label; parameter counts and the multi-label loss."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_course import checks, losses, train
+from gan_course.models import ResnetGenerator, StarDiscriminator, StarGenerator
+from gan_course.models.stargan import one_hot, tile_labels
+
+
+def tile_ok(c, h, w):
+    return c.float()[:, :, None, None].expand(-1, -1, h, w)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (lambda c, h, w: c.float()[:, None, None, :].expand(-1, h, w, -1), "dimension order"),
+    (lambda c, h, w: c.float()[:, :, None, None], "not expanded"),
+    (lambda c, h, w: c.float(), "not expanded"),
+    (lambda c, h, w: tile_ok(c, h, w).long(), "must be floats"),
+    (lambda c, h, w: c.argmax(1).float()[:, None, None, None].expand(-1, 1, h, w), "domain index"),
+    (lambda c, h, w: tile_ok(c, w, h), "swapped"),
+    (lambda c, h, w: tile_ok(F.one_hot(c.argmax(1), c.shape[1]), h, w), "one-hot code of its largest"),
+    (lambda c, h, w: c.float().repeat(1, h * w).view(len(c), c.shape[1], h, w), "not constant"),
+    (lambda c, h, w: tile_ok(c.flip(1), h, w), "reverse order"),
+    (lambda c, h, w: (_ for _ in ()).throw(NotImplementedError), "NotImplementedError"),
+])
+def test_check_label_tiling(wrong, words):
+    assert checks.check_label_tiling(tile_ok).passed
+    assert checks.check_label_tiling(tile_labels).passed
+    assert checks.check_label_tiling(lambda c, h, w: c.float()[:, :, None, None].repeat(1, 1, h, w)).passed
+    result = checks.check_label_tiling(wrong)
+    assert not result.passed and words in result.message, result.message
+
+
+def g_loss(G, D, x, d_org, d_trg, lambda_cls, lambda_rec, *, cls_to="trg", rec_with="org", rec_vs="x",
+           rec_fn=losses.reconstruction_loss, adv=losses.generator_loss_nonsaturating, weights=None):
+    n = D.n_domains
+    c_org, c_trg = one_hot(d_org, n), one_hot(d_trg, n)
+    fake = G(x, c_trg)
+    src, cls = D(fake)
+    back = G(fake, c_org if rec_with == "org" else c_trg)
+    lc, lr = weights if weights is not None else (lambda_cls, lambda_rec)
+    return (adv(src) + lc * losses.domain_classification_loss(cls, d_trg if cls_to == "trg" else d_org)
+            + lr * rec_fn(back, x if rec_vs == "x" else fake))
+
+
+def _wrong(**kw):
+    return lambda *args: g_loss(*args, **kw)
+
+
+@pytest.mark.parametrize("wrong, words", [
+    (_wrong(cls_to="org"), "ORIGINAL domain"),
+    (_wrong(rec_with="trg"), "uses the target label"),
+    (_wrong(rec_vs="fake"), "compared with the fake"),
+    (_wrong(rec_fn=lambda a, b: ((a - b) ** 2).mean()), "squared error"),
+    (_wrong(adv=losses.generator_loss_minimax), "saturating minimax"),
+    (lambda G, D, x, o, t, lc, lr: g_loss(G, D, x, o, t, lr, lc), "swapped"),
+    (lambda G, D, x, o, t, lc, lr: g_loss(G, D, x, o, t, lc, lr, weights=(lc, 1.0)), "lambda_rec is not applied"),
+    (lambda G, D, x, o, t, lc, lr: g_loss(G, D, x, o, t, lc, lr, weights=(1.0, 1.0)), "neither weight"),
+    (lambda G, D, x, o, t, lc, lr: g_loss(G, D, x, o, t, lc, lr, weights=(lc, 0.0)), "reconstruction term is missing"),
+    (lambda G, D, x, o, t, lc, lr: g_loss(G, D, x, o, t, lc, lr, weights=(0.0, lr)), "classification term is missing"),
+    (lambda *args: g_loss(*args).item(), "no gradient"),
+    (lambda *args: g_loss(*args) * 0 + torch.ones(2), "single number"),
+])
+def test_check_stargan_generator_loss(wrong, words):
+    assert checks.check_stargan_generator_loss(g_loss).passed
+    result = checks.check_stargan_generator_loss(wrong)
+    assert not result.passed and words in result.message, result.message
+
+
+def test_generator_output_depends_on_the_target_label():
+    # a tiled label is constant over the image; with reflection padding the first convolution
+    # turns it into a per-channel constant that instance normalisation would subtract again
+    torch.manual_seed(0)
+    G = StarGenerator(4, 1, width=4, n_blocks=1)
+    x = torch.randn(2, 1, 16, 16)
+    outs = [G(x, one_hot(torch.tensor([j, j]), 4)) for j in range(4)]
+    assert min((outs[j] - outs[0]).abs().max() for j in range(1, 4)) > 1e-3
+
+
+def test_parameter_count_against_pairwise_generators():
+    k, w, nb = 4, 8, 2
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    star, single = count(StarGenerator(k, 1, w, nb)), count(ResnetGenerator(1, 1, w, nb))
+    assert star - single == k * w * 7 * 7                    # only the first convolution grows
+    assert k * (k - 1) * single / star > 11
+
+
+def test_multilabel_domain_loss_and_step_is_finite():
+    logits = torch.tensor([[2.0, -1.0], [0.0, 0.5]])
+    target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    want = sum(math.log1p(math.exp(-v if t else v)) for v, t in zip(logits.flatten().tolist(), target.flatten()))
+    assert losses.domain_classification_loss(logits, target).item() == pytest.approx(want / 2)
+    G, D = StarGenerator(2, 1, 4, 1), StarDiscriminator(2, 1, 4, 2)
+    x = torch.randn(8, 1, 16, 16)
+    d = torch.tensor([0, 1] * 4)
+    opt = lambda m: torch.optim.Adam(m.parameters(), 1e-3)  # noqa: E731
+    out = train.stargan_step(G, D, opt(G), opt(D), iter([(x, d)]), n_domains=2,
+                             generator=torch.Generator().manual_seed(0))
+    assert all(math.isfinite(float(v)) for v in out.values())
