@@ -457,22 +457,30 @@ def stargan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, n_domains
 
     x, d_org = next(batches)
     d_trg = torch.randint(n_domains, (len(x),), generator=generator).to(x.device)
-    c_org, c_trg = one_hot(d_org, n_domains), one_hot(d_trg, n_domains)
+    return _stargan_iteration(G, D, opt_g, opt_d, x, one_hot(d_org, n_domains), one_hot(d_trg, n_domains),
+                              d_org, d_trg, lambda_cls, lambda_rec)
+
+
+def _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, target_org, target_trg, lambda_cls, lambda_rec) -> dict:
+    """The D update and the G update of StarGAN for images x of labels c_org sent to c_trg.
+
+    ``target_org`` / ``target_trg``: what the domain head must predict (domain indices, or
+    the attribute vectors themselves), see :func:`losses.domain_classification_loss`.
+    """
     # 1. update D: real/fake on patches, and classify the domain of real images
     set_requires_grad(D, True)
     fake = G(x, c_trg)
     src_real, cls_real = D(x)
     src_fake, _ = D(fake.detach())
-    loss_d_adv = losses.discriminator_loss(src_real, src_fake)
-    loss_d_cls = losses.domain_classification_loss(cls_real, d_org)
-    loss_d = loss_d_adv + lambda_cls * loss_d_cls
+    loss_d_cls = losses.domain_classification_loss(cls_real, target_org)
+    loss_d = losses.discriminator_loss(src_real, src_fake) + lambda_cls * loss_d_cls
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
     # 2. update G: look real, be classified as the target domain, and come back with c
     set_requires_grad(D, False)
     src, cls = D(fake)
-    loss_g_cls = losses.domain_classification_loss(cls, d_trg)
+    loss_g_cls = losses.domain_classification_loss(cls, target_trg)
     loss_rec = losses.reconstruction_loss(G(fake, c_org), x)
     loss_g = losses.generator_loss_nonsaturating(src) + lambda_cls * loss_g_cls + lambda_rec * loss_rec
     opt_g.zero_grad(set_to_none=True)
@@ -532,3 +540,44 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float = 0.99) -> Non
         a.lerp_(p.detach(), 1.0 - decay)
     for a, b in zip(average.buffers(), model.buffers()):
         a.copy_(b)
+
+
+def map_processes(fn: Callable, items: Iterable, processes: int | None = None) -> list:
+    """``[fn(item) for item in items]``, computed in up to ``processes`` worker processes.
+
+    For independent runs (one seed each) of small models that use one thread each
+    (Chapter 4): on a machine with several cores they then finish in a fraction of the time.
+    ``processes=None`` uses one per CPU core, at most one per item. Uses the ``fork`` start
+    method, so that functions defined in a notebook work; where ``fork`` is unavailable
+    (Windows), or with ``processes=1``, the items are computed one after the other here.
+    ``fn`` must be a named function (not a lambda) and return picklable results; the order
+    of the results is the order of ``items``.
+    """
+    import multiprocessing
+    import os
+
+    items = list(items)
+    if processes is None:
+        processes = max(1, min(len(items), os.cpu_count() or 1))
+    if processes < 1:
+        raise ValueError(f"processes must be >= 1, got {processes}")
+    if processes == 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(item) for item in items]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        return pool.map(fn, items, chunksize=1)
+
+
+def stargan_attribute_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, lambda_cls: float = 1.0,
+                           lambda_rec: float = 10.0, generator: torch.Generator | None = None) -> dict:
+    """One iteration of StarGAN with multi-attribute labels, as on CelebA (Chapter 9).
+
+    ``batches`` yields (images, attributes), attributes float (B, n) in {0, 1}. The target
+    attributes c' of each image are those of another image of the batch (a random
+    permutation, as in the paper's code). Same losses as :func:`stargan_step`, with the
+    domain term a binary cross-entropy per attribute (summed over attributes, averaged over
+    the batch) instead of a cross-entropy over domains.
+    """
+    x, c_org = next(batches)
+    c_org = c_org.float()
+    c_trg = c_org[torch.randperm(len(x), generator=generator).to(c_org.device)]
+    return _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, c_org, c_trg, lambda_cls, lambda_rec)

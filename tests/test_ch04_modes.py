@@ -215,3 +215,20 @@ def test_decision_surface_values_and_samples_2d():
     plt.close(fig)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         viz.samples_2d(torch.zeros(5, 3), grid)
+
+
+# --- map_processes: the same results, in order, whether run in workers or here ---
+
+def _square_and_sample(seed):
+    torch.manual_seed(seed)
+    return seed * seed, torch.randn(3)
+
+
+def test_map_processes_matches_serial_and_keeps_order():
+    parallel = train.map_processes(_square_and_sample, range(5), processes=2)
+    serial = train.map_processes(_square_and_sample, range(5), processes=1)
+    assert [p[0] for p in parallel] == [0, 1, 4, 9, 16]
+    assert all(torch.equal(p[1], s[1]) for p, s in zip(parallel, serial))
+    assert train.map_processes(_square_and_sample, []) == []
+    with pytest.raises(ValueError, match="processes"):
+        train.map_processes(_square_and_sample, range(2), processes=0)

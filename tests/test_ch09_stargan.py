@@ -102,3 +102,73 @@ def test_multilabel_domain_loss_and_step_is_finite():
     out = train.stargan_step(G, D, opt(G), opt(D), iter([(x, d)]), n_domains=2,
                              generator=torch.Generator().manual_seed(0))
     assert all(math.isfinite(float(v)) for v in out.values())
+
+
+def test_discriminator_is_fully_convolutional():
+    # the same weights accept 32x32 and 64x64 images: the patch map grows, the domain logits do not
+    D = StarDiscriminator(4, 1, width=8, n_layers=3)
+    for side in (32, 64):
+        src, cls = D(torch.randn(2, 1, side, side))
+        assert src.shape == (2, 1, side // 8, side // 8)
+        assert cls.shape == (2, 4)
+    # the domain logits are the mean of a per-position map: a tiled input gives the same answer
+    x = torch.randn(1, 1, 32, 32)
+    with torch.no_grad():
+        assert D(x)[0].shape == (1, 1, 4, 4)
+        assert torch.isfinite(D(x.repeat(1, 1, 2, 2))[1]).all()
+
+
+def test_pairwise_parameter_counts():
+    from gan_course.models.stargan import count_parameters, pairwise_parameter_counts
+
+    for k in (2, 3, 5):
+        out = pairwise_parameter_counts(k, channels=1, width=8, n_blocks=2)
+        one = count_parameters(ResnetGenerator(1, 1, 8, 2))
+        assert out["cyclegan_one"] == one and out["n_generators"] == k * (k - 1)
+        assert out["pairwise"] == k * (k - 1) * one
+        assert out["stargan"] == count_parameters(StarGenerator(k, 1, 8, 2))
+        assert out["stargan"] - one == k * 8 * 7 * 7          # only the first convolution grows
+        assert out["ratio"] == pytest.approx(out["pairwise"] / out["stargan"])
+    ratios = [pairwise_parameter_counts(k, 1, 8, 2)["ratio"] for k in range(2, 9)]
+    assert all(a < b for a, b in zip(ratios, ratios[1:]))  # the saving grows with k
+    with pytest.raises(ValueError, match="at least 2 domains"):
+        pairwise_parameter_counts(1)
+
+
+def test_attribute_step_uses_per_attribute_targets_and_trains():
+    torch.manual_seed(0)
+    G, D = StarGenerator(3, 3, 4, 1), StarDiscriminator(3, 3, 4, 2)
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    attrs = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 1]]).float()
+    opt = lambda m: torch.optim.Adam(m.parameters(), 1e-3)  # noqa: E731
+    before = [p.clone() for p in G.parameters()]
+    out = train.stargan_attribute_step(G, D, opt(G), opt(D), iter([(x, attrs)]),
+                                       generator=torch.Generator().manual_seed(0))
+    assert all(math.isfinite(float(v)) for v in out.values())
+    assert any((p - q).abs().max() > 0 for p, q in zip(G.parameters(), before))
+    # D's domain loss on real images is the binary cross-entropy towards the real attributes
+    # (its weights changed after the step, so recompute before any step with a fresh D)
+    D2 = StarDiscriminator(3, 3, 4, 2)
+    D2_copy = StarDiscriminator(3, 3, 4, 2)
+    D2_copy.load_state_dict(D2.state_dict())
+    _, cls = D2_copy(x)
+    want = F.binary_cross_entropy_with_logits(cls, attrs, reduction="sum") / len(x)
+    out = train.stargan_attribute_step(G, D2, opt(G), torch.optim.SGD(D2.parameters(), 0.0),
+                                       iter([(x, attrs)]), generator=torch.Generator().manual_seed(0))
+    assert float(out["loss_d_cls"]) == pytest.approx(float(want), rel=1e-5)
+
+
+def test_discriminator_init_option():
+    # "dcgan" (the default) keeps N(0, 0.02) weights; "pytorch" keeps PyTorch's default init,
+    # whose logits on the same input are much larger (no normalisation to rescale the signal)
+    x = torch.randn(16, 1, 32, 32)
+    torch.manual_seed(0)
+    D_dcgan = StarDiscriminator(4, 1, 16, 3)
+    torch.manual_seed(0)
+    D_torch = StarDiscriminator(4, 1, 16, 3, init="pytorch")
+    assert float(D_dcgan.body[0].weight.std()) == pytest.approx(0.02, rel=0.2)
+    assert float(D_torch.body[0].weight.std()) > 0.05
+    with torch.no_grad():
+        assert D_torch(x)[0].std() > 10 * D_dcgan(x)[0].std()
+    with pytest.raises(ValueError, match="init must be"):
+        StarDiscriminator(4, 1, 16, 3, init="xavier")

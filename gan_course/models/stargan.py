@@ -62,10 +62,17 @@ class StarDiscriminator(nn.Module):
     Fully convolutional: stride-2 convolutions with LeakyReLU(0.01) (no normalisation, as in
     the paper), a 3x3 convolution for the real/fake map, and a 3x3 convolution for the domain
     logits averaged over positions, so any input whose side is a multiple of 2^n_layers works.
+
+    ``init``: ``"dcgan"`` (weights ~ N(0, 0.02)) or ``"pytorch"`` (PyTorch's default
+    initialisation, as in the StarGAN paper's code; Chapter 9 uses it). Without normalisation
+    layers nothing rescales the signal, and the DCGAN weights give much smaller initial logits.
     """
 
-    def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_layers: int = 3):
+    def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_layers: int = 3,
+                 init: str = "dcgan"):
         super().__init__()
+        if init not in ("dcgan", "pytorch"):
+            raise ValueError(f"init must be 'dcgan' or 'pytorch', got {init!r}")
         self.n_domains, self.channels, self.n_layers = n_domains, channels, n_layers
         layers, c = [], channels
         for i in range(n_layers):
@@ -74,10 +81,34 @@ class StarDiscriminator(nn.Module):
         self.body = nn.Sequential(*layers)
         self.src = nn.Conv2d(c, 1, 3, 1, 1)
         self.cls = nn.Conv2d(c, n_domains, 3, 1, 1)
-        self.apply(init_weights)
+        if init == "dcgan":
+            self.apply(init_weights)
 
     def forward(self, x: torch.Tensor):
         if x.ndim != 4 or x.shape[1] != self.channels:
             raise ValueError(f"discriminator expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
         h = self.body(x)                                   # (B, C, H / 2^n, W / 2^n)
         return self.src(h), self.cls(h).mean(dim=(2, 3))   # (B, 1, h, w), (B, n_domains)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters of a module."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def pairwise_parameter_counts(n_domains: int, channels: int = 1, width: int = 32, n_blocks: int = 4) -> dict:
+    """Generator parameters: one StarGAN generator for ``n_domains`` domains against the
+    k(k-1) one-way generators that pairwise CycleGANs need (Chapter 9).
+
+    Every CycleGAN generator is the package's :class:`ResnetGenerator` with the same width
+    and number of residual blocks. Returns a dict with ``stargan`` (one StarGenerator),
+    ``cyclegan_one`` (one ResnetGenerator), ``n_generators`` = k(k-1), ``pairwise`` =
+    k(k-1) x ``cyclegan_one`` and ``ratio`` = pairwise / stargan.
+    """
+    if n_domains < 2:
+        raise ValueError(f"a translation needs at least 2 domains, got {n_domains}")
+    star = count_parameters(StarGenerator(n_domains, channels, width, n_blocks))
+    one = count_parameters(ResnetGenerator(channels, channels, width, n_blocks))
+    n_gen = n_domains * (n_domains - 1)
+    return {"k": n_domains, "stargan": star, "cyclegan_one": one, "n_generators": n_gen,
+            "pairwise": n_gen * one, "ratio": n_gen * one / star}
