@@ -216,3 +216,39 @@ def test_student_chapter_1_stops_only_at_not_implemented(tmp_path):
     verdicts = [json.dumps(c.get("outputs", [])) for c in nb.cells
                 if c.cell_type == "code" and "gc.checks.check_" in c.source and c.get("outputs")]
     assert verdicts and all("NotImplementedError" in v and "not yet" in v.lower() for v in verdicts)
+
+
+def test_nbval_fails_a_solution_cell_whose_check_says_not_yet(tmp_path):
+    """notebooks/conftest.py: under nbval, a cell calling a check fails when the verdict is
+    "not yet", although the check itself returns instead of raising."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import torch\nimport gan_course as gc"),
+        nbformat.v4.new_code_cell("def pack(x, m):\n    b, d = x.shape\n    return x.reshape(b // m, m * d)\n\n"
+                                  "gc.checks.check_pack(pack)"),
+        nbformat.v4.new_code_cell("def pack(x, m):\n    return x.repeat(1, m)[: len(x) // m]\n\n"
+                                  "print(gc.checks.check_pack(pack))"),
+    ]
+    for cell in nb.cells:
+        cell.execution_count = 1
+    nbformat.write(nb, tmp_path / "chapter.ipynb")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
+                          "-p", "notebooks.conftest", "chapter.ipynb", "-q"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "2 passed" in run.stdout and "1 failed" in run.stdout, run.stdout
+    assert "does not pass its check" in run.stdout and "[NOT YET] pack" in run.stdout
+
+
+def test_failed_verdicts_reads_returned_and_printed_verdicts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebooks_conftest", ROOT / "notebooks" / "conftest.py")
+    nb_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nb_conftest)
+    ok = {"output_type": "execute_result", "data": {"text/plain": "[PASSED] pack: fine"}}
+    bad = {"output_type": "stream", "name": "stdout", "text": "x\n[NOT YET] pack: rows mix samples\n"}
+    assert nb_conftest.failed_verdicts("gc.checks.check_pack(f)", [ok]) == []
+    assert nb_conftest.failed_verdicts("print(gc.checks.check_pack(f))", [ok, bad]) == ["[NOT YET] pack: rows mix samples"]
+    assert nb_conftest.failed_verdicts("print('[NOT YET] quoted in prose')", [bad]) == []
