@@ -155,6 +155,17 @@ def _limits(lim, mixture) -> tuple[float, float]:
     return lo, hi
 
 
+def _square_plane(ax, lo: float, hi: float, title: str | None) -> None:
+    """Show [lo, hi]^2 at equal scale without ticks (the plane of the 2-D toy data)."""
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
 def _draw_modes(ax, mixture, n_std: float = 3.0) -> None:
     from matplotlib.patches import Circle
 
@@ -185,13 +196,7 @@ def samples_2d(samples, mixture=None, ax=None, lim=None, title: str | None = Non
     ax.scatter(x[:, 0], x[:, 1], s=size, alpha=alpha, color=COLORS["gen"], lw=0, label="G(z)")
     if mixture is not None:
         _draw_modes(ax, mixture, n_std)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
+    _square_plane(ax, lo, hi, title)
     return fig
 
 
@@ -240,11 +245,5 @@ def decision_surface(D, lim=None, ax=None, n: int = 150, samples=None, mixture=N
         ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.5, color="black" if mixture is None else "#ffd000", lw=0)
     if mixture is not None:
         _draw_modes(ax, mixture)
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
+    _square_plane(ax, lo, hi, title)
     return fig

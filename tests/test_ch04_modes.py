@@ -177,14 +177,11 @@ def test_mlp_batch_norm_option():
     assert torch.allclose(h.std(0, unbiased=False), torch.ones(8), atol=1e-3)
 
 
-# --- metrics: bad input gets a clear error ---
+# --- metrics: samples exactly on the modes ---
 
-def test_mode_coverage_bad_input():
+def test_mode_coverage_of_the_modes_themselves():
+    # (bad input: tests/test_train_metrics.py::test_mode_coverage_rejects_bad_input)
     grid = gc.grid_of_gaussians()
-    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
-        metrics.mode_coverage(torch.zeros(10, 3), grid)
-    with pytest.raises(ValueError, match="empty"):
-        metrics.mode_coverage(torch.zeros(0, 2), grid)
     exact = metrics.mode_coverage(grid.means, grid)
     assert exact.modes == 25 and exact.high_quality == 1.0 and exact.reverse_kl == pytest.approx(0.0)
 

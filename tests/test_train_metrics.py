@@ -137,7 +137,7 @@ def test_mode_coverage_on_true_samples_and_collapse():
 
 def test_mode_coverage_rejects_bad_input():
     grid = gc.grid_of_gaussians()
-    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
         metrics.mode_coverage(torch.zeros(10, 3), grid)
     with pytest.raises(ValueError, match="empty"):
         metrics.mode_coverage(torch.zeros(0, 2), grid)

@@ -71,3 +71,15 @@ def _as_array(value) -> np.ndarray | None:
 
 def _close(a: float, b: float, tol: float = 1e-5) -> bool:
     return math.isfinite(a) and abs(a - b) <= tol * max(1.0, abs(b))
+
+
+def _matching_mistake(got: float, diagnoses, tol: float = 1e-5) -> str | None:
+    """The message of the first ``(value, message)`` pair whose value equals ``got``, if any.
+
+    ``diagnoses`` lists what typical mistakes would return on the check's input (numbers or
+    one-element tensors) with the plain-language explanation of each.
+    """
+    for value, message in diagnoses:
+        if _close(got, float(value), tol):
+            return message
+    return None

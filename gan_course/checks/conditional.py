@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
 
 __all__ = ["check_label_conditioning", "check_acgan_losses", "check_real_logit",
            "check_pix2pix_generator_loss"]
@@ -128,10 +128,9 @@ def check_acgan_losses(d_loss: Callable, g_loss: Callable) -> CheckResult:
              "the class loss on generated images has the wrong sign: D wants to classify them "
              "correctly, not to get them wrong."),
         ]
-        for value, message in diagnoses:
-            if _close(got, float(value), 1e-4):
-                return _fail(name, f"discriminator loss: {message}")
-        return _fail(name, f"discriminator loss: expected {float(want_d):.5f}, got {got:.5f}.")
+        mistake = _matching_mistake(got, diagnoses, 1e-4)
+        return _fail(name, "discriminator loss: "
+                     + (mistake or f"expected {float(want_d):.5f}, got {got:.5f}."))
 
     want_g = _bce(src_f, 1.0) + ce(cls_f, y_f)
     out, err = _call(name, g_loss, src_f.clone(), cls_f.clone(), y_f.clone())
@@ -154,10 +153,8 @@ def check_acgan_losses(d_loss: Callable, g_loss: Callable) -> CheckResult:
             (_bce(src_f, 1.0) + ce(cls_f.softmax(1), y_f), "you applied a softmax before the "
              "cross-entropy: F.cross_entropy expects logits (probabilities instead of logits)."),
         ]
-        for value, message in diagnoses:
-            if _close(got, float(value), 1e-4):
-                return _fail(name, f"generator loss: {message}")
-        return _fail(name, f"generator loss: expected {float(want_g):.5f}, got {got:.5f}.")
+        mistake = _matching_mistake(got, diagnoses, 1e-4)
+        return _fail(name, "generator loss: " + (mistake or f"expected {float(want_g):.5f}, got {got:.5f}."))
     return CheckResult(name, True, "the discriminator's source and class losses (real and generated) and "
                                    "the generator's non-saturating source loss plus class loss match.")
 
@@ -251,9 +248,7 @@ def check_pix2pix_generator_loss(fn: Callable) -> CheckResult:
             (adv + lam * (fake - target).abs().sum(), "the L1 term is summed over pixels; use the mean, "
              "so lambda does not depend on the image size."),
         ]
-        for value, message in diagnoses:
-            if _close(got, float(value), 1e-4):
-                return _fail(name, f"with lambda = {lam}: {message}")
-        return _fail(name, f"with lambda = {lam}: expected {float(want):.5f}, got {got:.5f}.")
+        mistake = _matching_mistake(got, diagnoses, 1e-4)
+        return _fail(name, f"with lambda = {lam}: " + (mistake or f"expected {float(want):.5f}, got {got:.5f}."))
     return CheckResult(name, True, "non-saturating loss over all patches plus lambda times the mean "
                                    "absolute error, for lambda = 100, 3 and 0.")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
 
 __all__ = ["check_least_squares_losses"]
 
@@ -42,11 +42,8 @@ def check_least_squares_losses(d_loss: Callable, g_loss: Callable) -> CheckResul
                 (0.5 * torch.cat([(real - b) ** 2, (fake - a) ** 2]).mean(),
                  "you averaged over both batches pooled together; average each batch separately."),
             ]
-            for value, message in diagnoses:
-                if _close(got, float(value)):
-                    return _fail(name, f"discriminator loss with (a, b) = ({a}, {b}): {message}")
-            return _fail(name, f"discriminator loss with (a, b) = ({a}, {b}): expected {float(want_d):.5f}, "
-                               f"got {got:.5f}.")
+            mistake = _matching_mistake(got, diagnoses) or f"expected {float(want_d):.5f}, got {got:.5f}."
+            return _fail(name, f"discriminator loss with (a, b) = ({a}, {b}): {mistake}")
         out, err = _call(name, g_loss, fake.clone(), c)
         if err is not None:
             return err
@@ -54,13 +51,13 @@ def check_least_squares_losses(d_loss: Callable, g_loss: Callable) -> CheckResul
         if got is None:
             return _fail(name, "the generator loss must be a single number: average over the batch.")
         if not _close(got, float(want_g)):
-            if _close(got, float(0.5 * ((fake - a) ** 2).mean())):
-                return _fail(name, f"generator loss with c = {c}: you used the discriminator's target for "
-                                   "generated samples (a); the generator pulls its scores to c.")
-            if _close(got, float(((fake - c) ** 2).mean())):
-                return _fail(name, f"generator loss with c = {c}: the factor ½ is missing.")
-            if _close(got, float(-0.5 * ((fake - a) ** 2).mean())):
-                return _fail(name, "generator loss: do not negate the discriminator's term; LSGAN's generator "
-                                   "minimises its own squared distance to c.")
-            return _fail(name, f"generator loss with c = {c}: expected {float(want_g):.5f}, got {got:.5f}.")
+            diagnoses = [
+                (0.5 * ((fake - a) ** 2).mean(), f"generator loss with c = {c}: you used the discriminator's "
+                 "target for generated samples (a); the generator pulls its scores to c."),
+                (((fake - c) ** 2).mean(), f"generator loss with c = {c}: the factor ½ is missing."),
+                (-0.5 * ((fake - a) ** 2).mean(), "generator loss: do not negate the discriminator's term; "
+                 "LSGAN's generator minimises its own squared distance to c."),
+            ]
+            return _fail(name, _matching_mistake(got, diagnoses)
+                         or f"generator loss with c = {c}: expected {float(want_g):.5f}, got {got:.5f}.")
     return CheckResult(name, True, "both losses match for (a, b, c) = (0, 1, 1) and (-1, 1, 0).")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ._common import CheckResult, _as_array, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_array, _as_float, _call, _close, _fail, _matching_mistake
 
 __all__ = ["check_value_function", "check_optimal_discriminator"]
 
@@ -55,9 +55,9 @@ def check_value_function(fn: Callable) -> CheckResult:
                                                   "is averaged over its own batch (they may differ in size)."),
             (float(lr.mean() * l1f.mean()), "the two expectations are added, not multiplied."),
         ]
-        for value, message in diagnoses:
-            if _close(got, value):
-                return _fail(name, message)
+        mistake = _matching_mistake(got, diagnoses)
+        if mistake:
+            return _fail(name, mistake)
         return _fail(name, f"for batches of {len(d_real)} real and {len(d_fake)} generated scores, expected "
                            f"{want:.6f} but got {got:.6f}.")
     return CheckResult(name, True, "matches mean log D(x) + mean log(1 - D(G(z))) on every test batch, "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
 
 __all__ = ["check_nonsaturating_loss"]
 
@@ -108,8 +108,8 @@ def _diagnose(logits: torch.Tensor, got: float, want: float) -> str:
         (float((1 - d).mean()), "you returned mean (1 - D(G(z))) without the logarithm; the loss is "
                                 "-mean log D(G(z))."),
     ]
-    for value, message in candidates:
-        if _close(got, value):
-            return message
+    mistake = _matching_mistake(got, candidates)
+    if mistake:
+        return mistake
     return (f"for {n} logits between {logits.min():.2f} and {logits.max():.2f}, expected "
             f"{want:.6f} (= mean softplus(-logit)) but got {got:.6f}.")
