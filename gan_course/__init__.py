@@ -7,7 +7,8 @@ Importing it neither selects a GPU nor imports ipywidgets.
 
 __version__ = "0.1.0"
 
-from . import checks, checkpoint, data, latent, losses, metrics, models, theory, train, viz, widgets
+from . import checks, checkpoint, claims, data, latent, losses, metrics, models, theory, train, viz, widgets
+from .claims import claim
 from .data import grid_of_gaussians, load_images, ring_of_gaussians
 from .runtime import (
     PROFILES,
@@ -20,6 +21,8 @@ from .runtime import (
     provenance,
     seed_everything,
     setup,
+    step_cap,
+    steps,
 )
 
 __all__ = [
@@ -30,6 +33,8 @@ __all__ = [
     "budget",
     "checkpoint",
     "checks",
+    "claim",
+    "claims",
     "data",
     "device",
     "grad_scaler",
@@ -44,6 +49,8 @@ __all__ = [
     "ring_of_gaussians",
     "seed_everything",
     "setup",
+    "step_cap",
+    "steps",
     "theory",
     "train",
     "viz",

@@ -28,6 +28,7 @@ import torch
 PROFILES = ("smoke", "cpu", "gpu")
 PROFILE_VARIABLE = "GAN_COURSE_PROFILE"
 DEVICE_VARIABLE = "GAN_COURSE_DEVICE"
+STEP_CAP_VARIABLE = "GAN_COURSE_MAX_STEPS"
 
 _START = time.perf_counter()
 
@@ -69,6 +70,36 @@ def budget(smoke=None, cpu=None, gpu=None, *, profile_name: str | None = None):
             f"Pass {name}=... as well."
         )
     return value
+
+
+def step_cap() -> int | None:
+    """``$GAN_COURSE_MAX_STEPS`` as an integer, or None when unset.
+
+    Set it to run a profile's exact sizes (data, images, widths, batches) with only a few
+    optimisation steps: ``GAN_COURSE_PROFILE=gpu GAN_COURSE_MAX_STEPS=2`` is a dry run of the
+    ``gpu`` profile that fits on a CPU.
+    """
+    text = os.environ.get(STEP_CAP_VARIABLE, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{STEP_CAP_VARIABLE} must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def steps(smoke=None, cpu=None, gpu=None, *, profile_name: str | None = None) -> int:
+    """The number of optimisation steps for the profile in force, e.g. ``steps(smoke=20, cpu=3000, gpu=30000)``.
+
+    Like :func:`budget`, but only for step counts (training iterations, epochs of a loop):
+    ``$GAN_COURSE_MAX_STEPS`` caps the value, while sizes chosen with :func:`budget` stay as
+    the profile sets them.
+    """
+    value = budget(smoke=smoke, cpu=cpu, gpu=gpu, profile_name=profile_name)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"steps() counts optimisation steps and needs a non-negative integer, got {value!r}; "
+                         "use budget() for other amounts of work")
+    cap = step_cap()
+    return int(min(value, cap)) if cap is not None else int(value)
 
 
 def device(prefer: str | None = None) -> torch.device:
@@ -168,6 +199,7 @@ def provenance(print_it: bool = True) -> dict:
         "python": platform.python_version(),
         "platform": f"{platform.system()} {platform.machine()}",
         "profile": _RUN.profile if _RUN else profile(),
+        **({"max_steps": step_cap()} if step_cap() is not None else {}),
         "device": str(_RUN.device if _RUN else device()),
         "threads": torch.get_num_threads(),
         "elapsed_s": round(_RUN.elapsed() if _RUN else time.perf_counter() - _START, 1),

@@ -107,3 +107,18 @@ def test_threads_variable(clean_env):
             gc.setup(seed=0, quiet=True)
     finally:
         torch.set_num_threads(before)
+
+
+def test_steps_are_capped_but_sizes_are_not(clean_env):
+    clean_env.setenv("GAN_COURSE_PROFILE", "gpu")
+    assert gc.steps(smoke=20, cpu=3000, gpu=30000) == 30000
+    clean_env.setenv("GAN_COURSE_MAX_STEPS", "3")
+    assert gc.steps(smoke=20, cpu=3000, gpu=30000) == 3
+    assert gc.budget(smoke=20, cpu=3000, gpu=30000) == 30000     # sizes keep the profile's value
+    assert gc.provenance(print_it=False)["max_steps"] == 3
+    clean_env.setenv("GAN_COURSE_MAX_STEPS", "0")
+    with pytest.raises(ValueError, match="GAN_COURSE_MAX_STEPS must be a positive integer"):
+        gc.steps(smoke=1, cpu=1, gpu=1)
+    clean_env.delenv("GAN_COURSE_MAX_STEPS")
+    with pytest.raises(ValueError, match="use budget"):
+        gc.steps(smoke=[0], cpu=[0, 1], gpu=[0, 1])
