@@ -82,6 +82,26 @@ def test_student_tool_errors_on_broken_markers():
         "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()")
 
 
+def test_student_version_cuts_markdown_at_a_removed_solution():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(
+        ":::{exercise} A\n:label: ex-0-a\n\n(Concept) Why?\n:::\n\n"
+        ":::{solution} ex-0-a\n:class: dropdown\n\nBecause.\n:::\n\n"
+        ":::{exercise} B\n:label: ex-0-b\n\n(Derivation) Show it.\n:::\n\n"
+        "````{solution} ex-0-b\nA proof.\n````\n\nSee Chapter 2.")]
+    st = student.student_version(nb)
+    assert [c.source for c in st.cells] == [
+        ":::{exercise} A\n:label: ex-0-a\n\n(Concept) Why?\n:::",
+        ":::{exercise} B\n:label: ex-0-b\n\n(Derivation) Show it.\n:::",
+        "See Chapter 2."]
+    assert st.cells[0].id == nb.cells[0].id and len({c.id for c in st.cells}) == 3
+    nbformat.validate(st)
+    import solutions
+
+    assert [p for p in solutions.split_markdown(nb.cells[0].source) if p[0]] == [
+        ("ex-0-a", "Because."), ("ex-0-b", "A proof.")]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_every_code_exercise_has_a_passing_check(path):
     found = exercise_index.exercises(path)
@@ -118,13 +138,10 @@ def _test_functions():
                 elif isinstance(n, ast.Constant) and isinstance(n.value, str):
                     mentioned.add(n.value)
             negative = any(
-                isinstance(a, ast.Assert) and any(
-                    isinstance(u, ast.UnaryOp) and isinstance(u.op, ast.Not)
-                    and isinstance(u.operand, (ast.Call, ast.Name))
-                    or isinstance(u, ast.UnaryOp) and isinstance(u.op, ast.Not)
-                    and isinstance(u.operand, ast.Attribute) and u.operand.attr == "passed"
-                    for u in ast.walk(a.test))
-                for a in ast.walk(node))
+                isinstance(u, ast.UnaryOp) and isinstance(u.op, ast.Not)
+                and (isinstance(u.operand, (ast.Call, ast.Name))
+                     or isinstance(u.operand, ast.Attribute) and u.operand.attr == "passed")
+                for a in ast.walk(node) if isinstance(a, ast.Assert) for u in ast.walk(a.test))
             found.append((path.name, node.name, mentioned, negative))
     return found
 

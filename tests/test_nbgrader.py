@@ -124,7 +124,7 @@ def test_test_cell_passes_only_when_the_check_passes(capfd):
     import gan_course as gc
 
     ex = solutions.Exercise("ex-4-pack", "Packing", "Code", ["gc.checks.check_pack(pack)"])
-    code = nbgrader_course.test_source(ex, "gc.checks.check_pack(pack)", 2)
+    code = nbgrader_course.autograder_test_source(ex, "gc.checks.check_pack(pack)", 2)
 
     def good(x, m):
         warnings.warn("a warning from the student's code")   # must not cost the points

@@ -59,7 +59,7 @@ def _meta(grade_id: str, *, solution: bool, grade: bool, locked: bool, points: f
     return meta
 
 
-def test_source(exercise, call: str, points: float) -> str:
+def autograder_test_source(exercise, call: str, points: float) -> str:
     """The autograder test cell of one check call."""
     return (f"# Autograder test for exercise {exercise.label} ({points:g} points): the check must pass.\n"
             "import warnings\n\n"
@@ -72,8 +72,9 @@ def test_source(exercise, call: str, points: float) -> str:
 def course_version(nb, *, assigned: set[str] | None = None, points: dict[str, float] = POINTS):
     """nbgrader's source notebook of a chapter (solutions in, grading cells marked)."""
     nb = nbformat.from_dict(nb)
+    found = parts(nb)
     cells, n_code = [], {}
-    for part in parts(nb):
+    for part in found:
         ex = part.exercise
         graded = ex is not None and (assigned is None or ex.label in assigned)
         if part.kind in ("cell", "text"):
@@ -88,8 +89,9 @@ def course_version(nb, *, assigned: set[str] | None = None, points: dict[str, fl
             calls = check_calls(part.cell.source) if graded and ex.kind == "Code" else []
             for j, call in enumerate(calls):
                 share = points[ex.kind] / len(ex.checks)
+                share = int(share) if share == int(share) else share
                 tid = f"{ex.label}{suffix}-test" + ("" if j == 0 else f"-{j + 1}")
-                test = nbformat.v4.new_code_cell(test_source(ex, call, share))
+                test = nbformat.v4.new_code_cell(autograder_test_source(ex, call, share))
                 test.id = tid
                 test.metadata["nbgrader"] = _meta(tid, solution=False, grade=True, locked=True, points=share)
                 cells.append(test)
@@ -101,8 +103,7 @@ def course_version(nb, *, assigned: set[str] | None = None, points: dict[str, fl
             answer.metadata["nbgrader"] = _meta(answer.id, solution=True, grade=True, locked=False,
                                                 points=points[ex.kind])
             cells.append(answer)
-    exercises = _exercises(nb)
-    for ex in exercises:
+    for ex in _exercises(found):
         if assigned is not None and ex.label not in assigned:
             continue
         if ex.kind == "Code" and not ex.checks:
@@ -113,9 +114,10 @@ def course_version(nb, *, assigned: set[str] | None = None, points: dict[str, fl
     return nb
 
 
-def _exercises(nb) -> list:
+def _exercises(found) -> list:
+    """The exercises of a chapter's parts, in order."""
     seen = []
-    for part in parts(nb):
+    for part in found:
         if part.exercise is not None and part.exercise not in seen:
             seen.append(part.exercise)
     return seen
@@ -213,7 +215,7 @@ def write_course(course: Path, notebooks: list[Path], assigned: set[str] | None 
     written = {}
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
-        labels = {ex.label for ex in _exercises(nb)}
+        labels = {ex.label for ex in _exercises(parts(nb))}
         if assigned is not None and not labels & assigned:
             continue
         try:
@@ -246,6 +248,10 @@ def update_docs(check: bool) -> int:
     return 0
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter file-name prefixes, e.g. 01 04 (default: all)")
@@ -260,13 +266,13 @@ def main(argv=None) -> int:
     notebooks = select(args.chapters)
     assigned = set(args.exercises) if args.exercises else None
     if assigned is not None:
-        known = {ex.label for p in notebooks for ex in _exercises(nbformat.read(p, as_version=4))}
+        known = {ex.label for p in notebooks for ex in _exercises(parts(nbformat.read(p, as_version=4)))}
         if assigned - known:
             raise SystemExit(f"no such exercise in the chosen chapters: {sorted(assigned - known)}")
     written = write_course(args.course, notebooks, assigned)
     for stem, p in written.items():
-        print(f"source/{stem}/{stem}.ipynb: {p['auto']:g} points autograded ({p['n_auto']} tests), "
-              f"{p['manual']:g} graded by hand ({p['n_manual']} written answers)")
+        print(f"source/{stem}/{stem}.ipynb: {p['auto']:g} points autograded ({_n(p['n_auto'], 'test')}), "
+              f"{p['manual']:g} graded by hand ({_n(p['n_manual'], 'written answer')})")
     print(f"course in {args.course}; next: cd {args.course} && nbgrader generate_assignment <chapter>")
     return 0
 
