@@ -114,13 +114,16 @@ def test_resnet_generator_and_residual_blocks():
     assert G(torch.randn(2, 1, 32, 32)).shape == (2, 1, 32, 32)
     assert G(torch.randn(1, 1, 20, 28)).shape == (1, 1, 20, 28)           # any size divisible by 4
     assert len(G.blocks) == 2 and all(isinstance(b, gc.models.ResidualBlock) for b in G.blocks)
-    block = G.blocks[0]
+    block = next(iter(G.blocks))                                          # the first residual block
     for norm in [m for m in block.f.modules() if isinstance(m, torch.nn.InstanceNorm2d)]:
         torch.nn.init.zeros_(norm.weight)                                 # F(x) = 0 ...
         torch.nn.init.zeros_(norm.bias)
     h = torch.randn(2, 16, 8, 8)
     assert torch.equal(block(h), h)                                       # ... so the block is the identity
-    assert isinstance(G.stem[0], torch.nn.ReflectionPad2d) and isinstance(G.head[0], torch.nn.ReflectionPad2d)
+    for stage in (G.stem, G.head):                                        # reflection padding, no zeros
+        assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in stage.modules())
+        assert not any(isinstance(m, torch.nn.ZeroPad2d) for m in stage.modules())
+    assert any(isinstance(m, torch.nn.ZeroPad2d) for m in ResnetGenerator(1, stem_padding="zeros").stem.modules())
     assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in G.modules())
     with pytest.raises(ValueError, match="divisible by 4"):
         G(torch.randn(1, 1, 30, 32))
