@@ -116,10 +116,16 @@ def wrap_comments(source: str, line_length: int = LINE_LENGTH) -> str:
         out.append(line)
     result = "\n".join(out)
     try:
-        same = ast.dump(ast.parse(result)) == ast.dump(ast.parse(source))
-    except SyntaxError:  # magics: black handled them; comments are left as they were
+        same = ast.dump(ast.parse(_mask_magics(result))) == ast.dump(ast.parse(_mask_magics(source)))
+    except SyntaxError:  # not Python even with magics masked: leave the comments as they were
         return source
     return result if same else source
+
+
+def _mask_magics(source: str) -> str:
+    """IPython magics and shell escapes as ``pass`` (same indentation), so ``ast`` can parse."""
+    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass"
+                     if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
 def format_notebook(path: Path, write: bool, line_length: int = LINE_LENGTH) -> tuple[int, list[str]]:

@@ -329,7 +329,7 @@ def notebook_facts(path: Path) -> dict:
 def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "not stored"
-    return "under 1 min" if seconds < 60 else f"{math.ceil(seconds / 60)} min"
+    return "< 1 min" if seconds < 60 else f"{math.ceil(seconds / 60)} min"
 
 
 class ChapterTable(SphinxDirective):
@@ -368,7 +368,7 @@ class ChapterTable(SphinxDirective):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         group += head
-        head += self._row([nodes.Text("Chapter"), nodes.Text("Reading"), nodes.Text("Run (2 CPU cores)")])
+        head += self._row([nodes.Text("Chapter"), nodes.Text("Reading"), nodes.Text("Run")])
         body = nodes.tbody()
         group += body
         for key, facts in rows:
