@@ -304,3 +304,39 @@ def test_animate_keeps_row_labels_inside_the_frame():
     box = fig.get_tightbbox(fig.canvas.get_renderer())
     assert box.x0 >= -0.01 and box.x1 <= fig.get_figwidth() + 0.01, "labels cut at the frame's edge"
     plt.close(fig)
+
+
+def test_publish_commits_without_touching_the_working_tree(tmp_path):
+    import subprocess
+
+    import publish
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True).stdout
+    git("init", "-q", "-b", "main")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (repo / "_config.yml").write_text("sphinx:\n  config:\n    colab_student_branch: student\n")
+    (repo / "kept.txt").write_text("work in progress\n")
+    git("add", "_config.yml")
+    git("commit", "-q", "-m", "start")
+    html = repo / "_build" / "html"
+    (html / "_static").mkdir(parents=True)
+    (html / "index.html").write_text("<html></html>")
+    (html / "_static" / "a.css").write_text("a{}")
+    student = repo / "_build" / "student"
+    student.mkdir(parents=True)
+    (student / "01_minimax.ipynb").write_text("{}")
+
+    assert publish.main(["site", "--repo", str(repo)]) == 0
+    assert publish.main(["student", "--repo", str(repo)]) == 0
+    site_files = set(git("ls-tree", "-r", "--name-only", "gh-pages").split())
+    assert site_files == {".nojekyll", "index.html", "_static/a.css"}
+    assert "notebooks/01_minimax.ipynb" in git("ls-tree", "-r", "--name-only", "student").split()
+    assert git("rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert "kept.txt" in git("status", "--porcelain")  # untracked work left alone
+    first = git("rev-parse", "gh-pages").strip()
+    (html / "index.html").write_text("<html>2</html>")
+    publish.main(["site", "--repo", str(repo)])
+    assert git("rev-parse", "gh-pages^").strip() == first  # one commit on top of the last

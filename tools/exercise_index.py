@@ -132,8 +132,9 @@ def render(notebooks: list[Path]) -> str:
         "**code** to write and check with the package's check function, an **experiment** to",
         "predict and then measure, or a **concept** to explain. The time is the typical time for",
         "the type, from the [guide for instructors](instructors.md), for a student who has read",
-        "the chapter. Every exercise has a worked solution on its chapter's page, folded until",
-        "you open it; the student notebooks (see the guide) do not contain them.",
+        "the chapter. Code exercises name the function of `gc.checks` that checks them. Every",
+        "exercise has a worked solution on its chapter's page, folded until you open it; the",
+        "student notebooks (see the guide) do not contain them.",
         "",
         f"In all: {total} exercises, " + ", ".join(f"{counts[t]} {t.lower()}" for t in TYPES) + ".",
         "",
@@ -141,9 +142,9 @@ def render(notebooks: list[Path]) -> str:
     ]
     for path, ex in rows.items():
         out += ["", f"## {chapter_title(path)}", "",
-                "| no. | exercise | type | time | checked by |", "|---|---|---|---|---|"]
+                "| no. | exercise | type | time | check |", "|---|---|---|---|---|"]
         for e in ex:
-            check = f"`gc.checks.{e['check']}`" if e["check"] else ""
+            check = f"`{e['check']}`" if e["check"] else ""
             title = e["title"].replace("|", "\\|")
             out.append(f"| {{numref}}`%s <{e['label']}>` | {title} | {e['type'].lower()} | "
                        f"{times[e['type']]} | {check} |")
