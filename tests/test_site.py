@@ -340,3 +340,43 @@ def test_publish_commits_without_touching_the_working_tree(tmp_path):
     (html / "index.html").write_text("<html>2</html>")
     publish.main(["site", "--repo", str(repo)])
     assert git("rev-parse", "gh-pages^").strip() == first  # one commit on top of the last
+
+
+def _cell(tags, code="x = 1"):
+    from docutils import nodes
+
+    cell = nodes.container(nb_element="cell_code", classes=["cell", *[f"tag_{t}" for t in tags]])
+    cell["hide_mode"] = "input"
+    source = nodes.container(nb_element="cell_code_source", classes=["cell_input"])
+    source += nodes.literal_block(code, code)
+    cell += source
+    return cell
+
+
+def test_code_solutions_move_into_their_solution_fold():
+    from docutils import nodes
+    from docutils.utils import new_document
+    from sphinx_exercise.nodes import exercise_enumerable_node, solution_node
+
+    doc = new_document("test")
+    section = nodes.section()
+    doc += section
+    for label, written in (("ex-1-a", True), ("ex-1-b", False)):
+        section += exercise_enumerable_node(label=label)
+        section += _cell(["solution", "hide-input"], "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION")
+        if written:
+            sol = solution_node(target_label=label)
+            sol += nodes.title("", "Solution")
+            sol += nodes.section(ids=["solution-content"])
+            section += sol
+    reader_site.clean_cell_sources(doc)
+    reader_site.fold_code_solutions(doc)
+    cells = [n for n in doc.findall(nodes.container) if n.get("nb_element") == "cell_code"]
+    assert len(cells) == 2
+    first, second = cells
+    assert isinstance(first.parent.parent, solution_node), "the code goes first into the written solution"
+    assert first.parent.index(first) == 0 and "hide_mode" not in first
+    fold = second.parent
+    assert isinstance(fold, nodes.admonition) and {"solution", "dropdown"} <= set(fold["classes"])
+    assert fold.children[0].astext().startswith("Solution to")
+    assert first.astext() == "def f():\n    return 1"
