@@ -170,8 +170,14 @@ class History:
         return self[key] if key in self else default
 
     def last(self, key: str, n: int = 1) -> float:
-        """Mean of the last ``n`` recorded values of ``key``."""
+        """Mean of the last ``n`` recorded values of ``key`` (``n`` >= 1)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer (how many of the last values to average), got {n!r}")
+        if key not in self.values:
+            raise KeyError(f"nothing recorded under {key!r}; recorded: {', '.join(self.values) or 'nothing yet'}")
         tail = self.values[key][-n:]
+        if not tail:
+            raise ValueError(f"no value of {key!r} has been recorded yet")
         return sum(tail) / len(tail)
 
     def record(self, step: int, scalars: dict) -> None:
