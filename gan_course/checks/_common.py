@@ -97,7 +97,8 @@ def _describe(value, depth: int = 0) -> str:
         if isinstance(value, bool):
             return f"the bool {value}"
         if isinstance(value, numbers.Number):
-            return f"the number {value!r}" if len(repr(value)) < 40 else f"an {type(value).__name__} with {len(repr(value))} digits"
+            text = repr(value)
+            return f"the number {text}" if len(text) < 40 else _article(f"{type(value).__name__} with {len(text)} digits")
         if isinstance(value, str):
             return f"the string {value[:40]!r}" + ("..." if len(value) > 40 else "")
         if isinstance(value, (list, tuple)):

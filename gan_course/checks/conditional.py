@@ -46,8 +46,8 @@ def check_label_conditioning(fn: Callable) -> CheckResult:
         if not torch.is_tensor(out) or out.ndim != 2:
             return _fail(name, f"expected a 2-D tensor (B, z_dim + n_classes), got {_describe(out)}.")
         if out.shape[0] != batch:
-            return _fail(name, f"got {out.shape[0]} rows (shape {tuple(out.shape)}) for a batch of {batch}: the one-hot "
-                               "code was concatenated on the wrong dimension (use dim=1, the feature "
+            return _fail(name, f"got {out.shape[0]} rows (shape {tuple(out.shape)}) for a batch of {batch}: "
+                               "the one-hot code was concatenated on the wrong dimension (use dim=1, the feature "
                                "dimension, not dim=0, the batch).")
         if not out.is_floating_point():
             return _fail(name, f"the result has dtype {out.dtype}; the generator needs floats: convert "
