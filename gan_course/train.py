@@ -343,7 +343,8 @@ class _Guard:
             return
         tests = [v for *_, v in self.pending] + [f for _, f in self.pending_batches]
         device = tests[0].device
-        flags = torch.isfinite(torch.stack([t.to(device, torch.float32) for t in tests])).tolist()   # the one sync
+        dtype = torch.float32 if device.type == "mps" else torch.float64
+        flags = torch.isfinite(torch.stack([t.to(device, dtype) for t in tests])).tolist()   # the one sync
         updates, batches_ = self.pending, self.pending_batches
         self.pending, self.pending_batches = [], []
         bad_updates = [u for u, ok in zip(updates, flags) if not ok]

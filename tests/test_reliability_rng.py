@@ -40,7 +40,7 @@ def inputs(tmp_path_factory):
     gen = torch.Generator().manual_seed(0)
     cache = tmp_path_factory.mktemp("classifier")
     clf = metrics.reference_classifier("digits", steps=5, cache=str(cache), verbose=False)
-    digits = gc.load_images("digits", limit=200, size=32)
+    digits = gc.load_images("digits", limit=400, size=32)
     mlp_g, mlp_d = MLPGenerator(z_dim=2, data_dim=2, hidden=(8,)), MLPDiscriminator(data_dim=2, hidden=(8,))
     cfg = DCGANConfig(z_dim=8, image_size=32, channels=1, width=4)
     return dict(
@@ -67,7 +67,7 @@ X = theory.grid(-3, 3, 101)
 CASES = {
     # metrics
     "metrics.classifier_frechet_distance": lambda i: metrics.classifier_frechet_distance(
-        i["clf"], i["digits"].images[:60], i["digits"].images[60:120]),
+        i["clf"], i["digits"].images[:150], i["digits"].images[150:300]),
     "metrics.frechet_distance": lambda i: metrics.frechet_distance(np.eye(4)[[0, 1, 2, 3, 0, 1]], np.eye(4)[[1] * 6]),
     "metrics.per_class_accuracy": lambda i: metrics.per_class_accuracy(i["clf"], i["digits"].images[:50],
                                                                       i["digits"].labels[:50]),
