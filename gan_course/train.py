@@ -165,6 +165,7 @@ def linear_decay(optimizer: torch.optim.Optimizer, total_steps: int, decay_from:
 
 
 _FP32 = MixedPrecision("cpu", enabled=False)
+_gradient_sync: Callable | None = None   # set by gan_course.distributed.Context.average_gradients
 
 
 def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, mp: MixedPrecision, *players: nn.Module) -> torch.Tensor:
@@ -176,6 +177,8 @@ def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, mp: MixedPrecision, 
     opt.zero_grad(set_to_none=True)
     mp.backward(loss)
     mp.unscale(opt)
+    if _gradient_sync is not None:
+        _gradient_sync(players)      # several processes: the gradients averaged (gan_course.distributed)
     norm = grad_norm(*players)
     if _active_guard is not None:
         _active_guard.before_optimizer_step(opt, loss, norm, players, mp)
