@@ -150,10 +150,10 @@ def gan_diagram(ax=None, *, gradients: bool = True):
     ax.set_ylim(-0.2, 4.9)
     ax.set_axis_off()
 
-    def box(xc, yc, w, h, text, color, bold=False):
+    def box(xc, yc, w, h, text, color, bold=False, size=9.5):
         ax.add_patch(FancyBboxPatch((xc - w / 2, yc - h / 2), w, h, boxstyle="round,pad=0.05,rounding_size=0.15",
                                     facecolor=color, edgecolor="0.2", lw=1.2, alpha=0.9))
-        ax.text(xc, yc, text, ha="center", va="center", fontsize=9.5, fontweight="bold" if bold else "normal")
+        ax.text(xc, yc, text, ha="center", va="center", fontsize=size, fontweight="bold" if bold else "normal")
 
     def arrow(start, end, color="0.15", ls="-", rad=0.0, lw=1.4):
         ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=13, color=color, lw=lw,
@@ -164,9 +164,9 @@ def gan_diagram(ax=None, *, gradients: bool = True):
     box(3.35, 1.5, 1.9, 0.9, "generator\n$G$", light["gen"], bold=True)
     box(5.6, 1.5, 1.6, 0.9, "$G(z)$\nfake", light["gen"])
     box(5.6, 3.9, 1.6, 0.9, "$x \\sim p_{\\mathrm{data}}$\nreal", light["data"])
-    box(7.95, 2.7, 2.1, 0.9, "discriminator\n$D$", light["disc"], bold=True)
-    box(10.75, 3.9, 2.7, 0.9, "D maximises $V$\nreal $\\to$ 1, fake $\\to$ 0", light["loss"])
-    box(10.75, 1.5, 2.7, 0.9, "G minimises\n$\\log(1 - D(G(z)))$", light["loss"])
+    box(7.95, 2.7, 2.2, 0.9, "discriminator\n$D$", light["disc"], bold=True)
+    box(10.75, 3.9, 2.7, 0.9, "D maximises $V$\nreal $\\to$ 1, fake $\\to$ 0", light["loss"], size=8.5)
+    box(10.75, 1.5, 2.7, 0.9, "G minimises\n$\\log(1 - D(G(z)))$", light["loss"], size=8.5)
     arrow((1.95, 1.5), (2.35, 1.5))
     arrow((4.35, 1.5), (4.75, 1.5))
     arrow((6.45, 1.7), (6.95, 2.45))
