@@ -6,6 +6,7 @@
 #   make execute [NB=01]      re-execute chapters in place under the cpu profile
 #   make student              student notebooks without solutions, in _build/student
 #   make benchmark            package training step vs a hand-written loop (BENCH_ARGS=...)
+#   make gpu-dry [NB=08]      the gpu profile's sizes on this machine, steps capped, stand-in data
 #   make clean / distclean    remove build outputs (distclean: the virtual environment too)
 
 SHELL       := bash
@@ -35,7 +36,13 @@ TEST_TIMEOUT ?= 900
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-x -m 'not browser'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup mathjax book test execute student exercises benchmark clean distclean
+.PHONY: help setup mathjax book test execute gpu-dry student exercises benchmark clean distclean
+
+# make gpu-dry: every chapter with exactly the gpu profile's data, image sizes, widths and
+# batches, on whatever device is here, with every training loop capped at DRY_STEPS steps and
+# generated stand-ins for the data that cannot be downloaded (CycleGAN archives, CelebA).
+# The executed copies go to _build/gpu-dry/; the stored notebooks are not touched.
+DRY_STEPS ?= 2
 
 help:
 	@echo "make setup              create .venv, install requirements.txt and the package, fetch MathJax"
@@ -44,6 +51,7 @@ help:
 	@echo "make execute [NB=01]    re-execute notebooks in place (GAN_COURSE_PROFILE=cpu)"
 	@echo "make student            write student notebooks without solutions to _build/student"
 	@echo "make exercises          regenerate book/exercises.md from the notebooks"
+	@echo "make gpu-dry [NB=08]    run notebooks with the gpu profile's sizes, steps capped (DRY_STEPS=2)"
 	@echo "make benchmark          time the package's DCGAN step against a hand-written loop"
 	@echo "make clean | distclean  remove build outputs and caches | also .venv and .cache (MathJax)"
 
@@ -84,6 +92,11 @@ test: setup
 execute: setup
 	@test -n "$(NOTEBOOKS)" || { echo "no notebook matches notebooks/$(NB)*.ipynb"; exit 1; }
 	GAN_COURSE_PROFILE=cpu $(PY) tools/execute.py $(NOTEBOOKS)
+
+gpu-dry: setup
+	@test -n "$(NOTEBOOKS)" || { echo "no notebook matches notebooks/$(NB)*.ipynb"; exit 1; }
+	GAN_COURSE_PROFILE=gpu GAN_COURSE_MAX_STEPS=$(DRY_STEPS) GAN_COURSE_STANDIN=1 \
+		$(PY) tools/execute.py --out _build/gpu-dry $(NOTEBOOKS)
 
 student: setup
 	$(PY) tools/student.py $(sort $(wildcard notebooks/*.ipynb)) --out _build/student

@@ -6,6 +6,11 @@ images per second for each and the ratio package / plain (1.0 = no overhead).
 
     .venv/bin/python benchmarks/dcgan_step.py                   # CPU, float32
     .venv/bin/python benchmarks/dcgan_step.py --device cuda --amp --channels-last --compile
+    .venv/bin/python benchmarks/dcgan_step.py --variants bf16,compile,compile+bf16
+
+``--variants`` also times the package's step in bfloat16 autocast (on the CPU too) and
+compiled with ``torch.compile``, in the same run, each from the same initial weights, and
+reports each one's images per second as a ratio to the plain float32 loop.
 
 Run by ``make benchmark``; not part of the tests.
 """
@@ -57,6 +62,29 @@ def package_loop(G, D, opt_g, opt_d, real_batches, z_dim, dev, steps, precision,
     return history.last("loss_d") + history.last("loss_g")
 
 
+def time_variant(variant, args, dev, memory, data):
+    """Images per second of the package's step in one variant, from the initial weights."""
+    torch.manual_seed(0)
+    cfg = DCGANConfig(z_dim=args.z_dim, image_size=args.size, channels=1, width=args.width)
+    G, D = DCGANGenerator(cfg).to(dev, memory_format=memory), DCGANDiscriminator(cfg).to(dev, memory_format=memory)
+    if variant.startswith("compile"):
+        G, D = torch.compile(G), torch.compile(D)
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), 2e-4, betas=(0.5, 0.999)) for m in (G, D))
+    real = gc.train.batches(data.contiguous(memory_format=memory), args.batch,
+                            rng=torch.Generator().manual_seed(1), device=dev)
+    bf16 = variant.endswith("bf16")
+    precision = gc.MixedPrecision(dev, enabled=bf16, cpu_bfloat16=bf16)
+    package_loop(G, D, opt_g, opt_d, real, args.z_dim, dev, 3, precision, args.check_every)   # warm-up, compilation
+    rates = []
+    for _ in range(args.rounds):
+        sync(dev)
+        start = time.perf_counter()
+        package_loop(G, D, opt_g, opt_d, real, args.z_dim, dev, args.steps, precision, args.check_every)
+        sync(dev)
+        rates.append(args.batch * args.steps / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
 def sync(dev):
     if dev.type == "cuda":
         torch.cuda.synchronize()
@@ -77,8 +105,15 @@ def main():
     parser.add_argument("--check-every", type=int, default=1,
                         help="fit's check of losses and gradients for NaN/inf before the optimiser steps: every "
                              "N steps (1, the default, syncs with the device at every optimiser step)")
+    parser.add_argument("--variants", default="",
+                        help="comma-separated extra variants of the package step to time against the plain float32 "
+                             "loop: bf16 (bfloat16 autocast, also on the CPU), compile (torch.compile), compile+bf16")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = set(variants) - {"bf16", "compile", "compile+bf16"}
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; choose from bf16, compile, compile+bf16")
 
     dev = torch.device(args.device)
     torch.manual_seed(0)
@@ -134,6 +169,13 @@ def main():
     print(f"  plain loop : {plain:8.1f} images/s  (rounds: {', '.join(f'{x:.0f}' for x in rates['plain'])})")
     print(f"  gan_course : {package:8.1f} images/s  (rounds: {', '.join(f'{x:.0f}' for x in rates['package'])})")
     print(f"  ratio package/plain = {package / plain:.3f}")
+    if variants:
+        result["variants"] = {}
+        print(f"  variants of the package step, each against the plain float32 loop ({plain:.1f} images/s):")
+    for variant in variants:
+        rate = time_variant(variant, args, dev, memory, data)
+        result["variants"][variant] = {"images_per_s": round(rate, 1), "ratio_to_plain_fp32": round(rate / plain, 3)}
+        print(f"    {variant:<13}: {rate:8.1f} images/s  ratio {rate / plain:.3f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)

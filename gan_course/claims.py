@@ -9,7 +9,8 @@ the numbers it just measured::
 
 which prints ``[CLAIM HOLDS] ...`` or ``[CLAIM FAILS] ...``. Under the ``smoke`` profile the
 numbers come from a few training steps and mean nothing, so the verdict is
-``[CLAIM NOT CHECKED] ...``. The website shows the outputs stored by a ``cpu`` run, and a test
+``[CLAIM NOT CHECKED] ...``; the same in a dry run whose steps are capped
+(``GAN_COURSE_MAX_STEPS``, ``make gpu-dry``). The website shows the outputs stored by a ``cpu`` run, and a test
 (``tests/test_claims.py``) fails when any stored output holds a failed or unchecked claim: if a
 result does not come out as the text says, the text has to change, and say why.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .runtime import profile
+from .runtime import profile, step_cap
 
 HOLDS = "[CLAIM HOLDS]"
 FAILS = "[CLAIM FAILS]"
@@ -44,8 +45,11 @@ def claim(statement: str, holds, *, evidence: str = "") -> bool | None:
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError("a claim needs a statement: the sentence of the text that it checks")
     tail = f" ({evidence})" if evidence else ""
-    if profile() == "smoke":
-        print(f"{NOT_CHECKED} {statement}{tail} [smoke profile: too few steps to check]")
+    cap = step_cap()
+    if profile() == "smoke" or cap is not None:
+        why = ("smoke profile: too few steps to check" if cap is None
+               else f"training capped at {cap} steps by GAN_COURSE_MAX_STEPS (a dry run): nothing to check")
+        print(f"{NOT_CHECKED} {statement}{tail} [{why}]")
         sys.stdout.flush()
         return None
     try:

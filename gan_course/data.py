@@ -699,6 +699,8 @@ def download_cyclegan_dataset(name: str = "horse2zebra", root=None, url: str | N
     """
     import zipfile
 
+    if standin_requested():
+        return standin_cyclegan(name)
     root = Path(root) if root is not None else cache_dir() / "cyclegan"
     target = root / name
     if (target / COMPLETE_MARKER).is_file():
@@ -818,3 +820,91 @@ def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: 
                          f"{attr_file} describes")
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     return x, torch.tensor(attrs, dtype=torch.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# Stand-in data for dry runs of the gpu profile (make gpu-dry): GAN_COURSE_STANDIN=1
+# ---------------------------------------------------------------------------------------
+
+STANDIN_ENV = "GAN_COURSE_STANDIN"
+
+
+def standin_requested() -> bool:
+    """True when ``GAN_COURSE_STANDIN=1``: the data sets that cannot be downloaded here
+    (the CycleGAN archives, CelebA) are replaced by small generated folders with the same
+    layout, announced in the output. Set by ``make gpu-dry``; never set it for real runs."""
+    return os.environ.get(STANDIN_ENV, "") == "1"
+
+
+def _standin_images(folder: Path, n: int, seed: int, side: int = 64, suffix: str = ".png") -> list[str]:
+    """``n`` smooth random colour images (blurred noise), so that resizing and training see
+    image-like statistics rather than white noise."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 8, 8, generator=g)
+    images = F.interpolate(coarse, size=(side, side), mode="bilinear", align_corners=False)
+    names = []
+    for i, image in enumerate(images):
+        name = f"standin_{i:04d}{suffix}"
+        array = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(array).save(folder / name)
+        names.append(name)
+    return names
+
+
+def _announce(what: str, where: Path) -> None:
+    print(f"STAND-IN DATA ({STANDIN_ENV}=1): {what} replaced by generated images with the same layout in "
+          f"{where}; the results of this run say nothing about the real data.", flush=True)
+
+
+def standin_cyclegan(name: str = "horse2zebra", n: int = 16) -> Path:
+    """A generated stand-in of a CycleGAN data set: ``trainA``, ``trainB``, ``testA``,
+    ``testB`` with ``n`` images each, in a separate stand-in folder of the cache (never where
+    the real data would go)."""
+    target = cache_dir() / "standin" / "cyclegan" / name
+    if not (target / COMPLETE_MARKER).is_file():
+        for i, side in enumerate(("trainA", "trainB", "testA", "testB")):
+            _standin_images(target / side, n, seed=100 + i)
+        (target / COMPLETE_MARKER).write_text("stand-in\n")
+    _announce(f"the {name} archive", target)
+    return target
+
+
+def standin_celeba(n: int = 48, attributes=CELEBA_ATTRIBUTES) -> Path:
+    """A generated stand-in of CelebA in torchvision's layout (``celeba/img_align_celeba``,
+    ``list_attr_celeba.txt``, ``list_eval_partition.txt``): ``n`` images of 178 x 218
+    pixels, attributes drawn at random, a third of them in each split. Returns the root to
+    pass to :func:`load_celeba`."""
+    root = cache_dir() / "standin" / "celeba-root"
+    base = root / "celeba"
+    if not (base / COMPLETE_MARKER).is_file():
+        from PIL import Image
+
+        folder = base / "img_align_celeba"
+        folder.mkdir(parents=True, exist_ok=True)
+        g = torch.Generator().manual_seed(7)
+        names = []
+        for i, image in enumerate(F.interpolate(torch.rand(n, 3, 8, 8, generator=g), size=(218, 178),
+                                                mode="bilinear", align_corners=False)):
+            name = f"{i + 1:06d}.jpg"
+            Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / name)
+            names.append(name)
+        all_attributes = list(dict.fromkeys([*attributes, "Smiling"]))
+        signs = torch.randint(2, (n, len(all_attributes)), generator=g) * 2 - 1
+        rows = [f"{name} " + " ".join(f"{int(v):2d}" for v in row) for name, row in zip(names, signs)]
+        (base / "list_attr_celeba.txt").write_text(f"{n}\n" + " ".join(all_attributes) + "\n" + "\n".join(rows) + "\n")
+        (base / "list_eval_partition.txt").write_text("".join(f"{name} {i % 3}\n" for i, name in enumerate(names)))
+        (base / COMPLETE_MARKER).write_text("stand-in\n")
+    _announce("CelebA", root)
+    return root
+
+
+def celeba_root(root) -> Path:
+    """The CelebA root a chapter should read: ``root`` itself, or under
+    ``GAN_COURSE_STANDIN=1`` (a dry run) the generated stand-in when ``root`` has no CelebA."""
+    root = Path(root)
+    if standin_requested() and not (root / "celeba" / "list_attr_celeba.txt").exists():
+        return standin_celeba()
+    return root

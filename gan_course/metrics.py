@@ -62,6 +62,40 @@ def mode_coverage(samples, mixture, n_std: float = 3.0) -> ModeCoverage:
     return ModeCoverage(covered, int(means.shape[0]), float(good.float().mean()), rkl, counts)
 
 
+def pack_interaction(D, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Does a packed discriminator compare the samples of a pack? (Chapter 4.)
+
+    ``D``: a discriminator of packs with an integer attribute ``pack`` = m >= 2, such as
+    :class:`gan_course.models.PackedDiscriminator` (consecutive rows form a pack, one logit
+    per pack). ``a``, ``b``: (N, d) samples, e.g. from two different modes. Returns (N,):
+
+        Δ_i = L(a_i, ..., a_i) + L(b_i, ..., b_i) - L(a_i, b_i, a_i, ...) - L(b_i, a_i, b_i, ...),
+
+    the logits of the two packs made of copies of one sample minus those of the two packs
+    that alternate them. On each side every slot of the pack holds a_i once and b_i once, so
+    Δ = 0 exactly (up to rounding) for any D whose logit is a sum of per-slot terms
+    sum_k f_k(x_k). Δ < 0 means that D rates packs of one kind of sample lower than mixed
+    packs: it penalises a lack of variety, which only a D that compares samples can do.
+    """
+    m = getattr(D, "pack", None)
+    if not isinstance(m, int) or m < 2:
+        raise ValueError(f"pack_interaction needs a discriminator of packs with an integer attribute pack >= 2, "
+                         f"got pack={m!r}")
+    if not (torch.is_tensor(a) and torch.is_tensor(b)) or a.ndim != 2 or a.shape != b.shape or len(a) == 0:
+        raise ValueError("a and b must be non-empty tensors of the same shape (N, d), got "
+                         f"{tuple(getattr(a, 'shape', ()))} and {tuple(getattr(b, 'shape', ()))}")
+    n, d = a.shape
+
+    def packs(*slots):  # (N, d) per slot -> (N * m, d), consecutive rows form one pack
+        return torch.stack(slots, dim=1).reshape(n * m, d)
+
+    alternate_ab = packs(*[a if k % 2 == 0 else b for k in range(m)])
+    alternate_ba = packs(*[b if k % 2 == 0 else a for k in range(m)])
+    rows = torch.cat([packs(*[a] * m), packs(*[b] * m), alternate_ab, alternate_ba])  # (4 N m, d)
+    logits = infer(D, rows, batch_size=len(rows)).reshape(4, n)
+    return logits[0] + logits[1] - logits[2] - logits[3]
+
+
 # ---------------------------------------------------------------------------------------
 # Image metrics (Chapters 5-11): a reference classifier, Fréchet distance, neighbours
 # ---------------------------------------------------------------------------------------

@@ -224,19 +224,27 @@ def provenance(print_it: bool = True) -> dict:
 
 
 class MixedPrecision:
-    """Autocast plus loss scaling for one training run, a no-op on CPU (and when disabled).
+    """Autocast plus loss scaling for one training run, a no-op on CPU unless asked (and when
+    disabled).
 
     ``with mp.autocast(): loss = ...`` then ``mp.step(loss, optimizer)`` replaces
     ``loss.backward(); optimizer.step()``. On CUDA it uses bfloat16 where supported (no
     scaling needed) and float16 with a gradient scaler otherwise.
+
+    ``cpu_bfloat16=True`` also autocasts on the CPU, to bfloat16 (no scaling needed): the
+    GPU path's mixed precision, tried without a GPU (tests, ``make benchmark``). Off by
+    default, so that the chapters' CPU runs stay in float32.
     """
 
-    def __init__(self, dev: torch.device | str, enabled: bool = True):
+    def __init__(self, dev: torch.device | str, enabled: bool = True, *, cpu_bfloat16: bool = False):
         self.device = torch.device(dev)
+        self.cpu_bfloat16 = bool(enabled) and bool(cpu_bfloat16) and self.device.type == "cpu"
         self.enabled = bool(enabled) and self.device.type == "cuda"
         self.scaler = grad_scaler(self.device, self.enabled)
 
     def autocast(self):
+        if self.cpu_bfloat16:
+            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
         return autocast(self.device, self.enabled)
 
     def backward(self, loss: torch.Tensor) -> None:

@@ -74,6 +74,31 @@ class Mixture1D:
     def pdf(self, x) -> np.ndarray:
         return mixture_pdf(x, self.means, self.stds, self.weights)
 
+    def _log_components(self, x) -> np.ndarray:
+        """log(w_k N(x; mu_k, s_k^2)) for every component: shape (K, *x.shape)."""
+        x = np.asarray(x, dtype=float)
+        return np.stack([
+            (math.log(w) if w > 0 else -math.inf) - 0.5 * ((x - m) / s) ** 2
+            - math.log(s * math.sqrt(2 * math.pi))
+            for m, s, w in zip(self.means, self.stds, self.weights)
+        ])
+
+    def log_pdf(self, x) -> np.ndarray:
+        """log p(x), computed with log-sum-exp: finite far in the tails, where ``pdf`` is 0."""
+        logs = self._log_components(x)
+        top = logs.max(axis=0)
+        return top + np.log(np.exp(logs - top).sum(axis=0))
+
+    def score(self, x) -> np.ndarray:
+        """d/dx log p(x), the slope of the log-density (each component weighted by its
+        responsibility at x; stable in the tails)."""
+        x = np.asarray(x, dtype=float)
+        logs = self._log_components(x)
+        resp = np.exp(logs - logs.max(axis=0))
+        resp /= resp.sum(axis=0)
+        slopes = np.stack([-(x - m) / s ** 2 for m, s in zip(self.means, self.stds)])
+        return (resp * slopes).sum(axis=0)
+
     def moved(self, shift: float = 0.0, scale: float = 1.0) -> "Mixture1D":
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
@@ -197,14 +222,32 @@ def c_of_g(p_data, p_g, x=None) -> float:
 
 
 def generator_loss_gradients(d_fake) -> dict:
-    """Derivatives of both generator losses with respect to the discriminator's logit l,
-    as functions of D(G(z)) = σ(l):
+    """Derivatives of the three generator losses of Chapter 2 with respect to the
+    discriminator's logit l, as functions of D(G(z)) = σ(l):
 
     * minimax, log(1 - σ(l)):       d/dl = -σ(l)      = -D      (vanishes as D -> 0)
     * non-saturating, -log σ(l):    d/dl = -(1 - σ(l)) = D - 1  (tends to -1 as D -> 0)
+    * maximum likelihood, -exp(l) = -D / (1 - D) (Goodfellow's 2016 tutorial, without its
+      factor 1/2):                  d/dl = -exp(l)    = -D / (1 - D)  (vanishes as D -> 0,
+      grows without bound as D -> 1)
     """
     d = np.asarray(d_fake, dtype=float)
-    return {"minimax": -d, "nonsaturating": d - 1.0}
+    with np.errstate(divide="ignore"):
+        ml = -d / (1.0 - d)
+    return {"minimax": -d, "nonsaturating": d - 1.0, "maximum_likelihood": ml}
+
+
+def generator_loss_maximum_likelihood(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The maximum-likelihood generator cost of Goodfellow's 2016 tutorial, from logits (Chapter 2):
+    L_G = -E_z[exp(l)] = -E_z[D(G(z)) / (1 - D(G(z)))], l the logit of D(G(z)), shape (B,).
+
+    Against the optimal discriminator exp(l) = p_data / p_g, and the gradient of this cost
+    (D held fixed) is the gradient of KL(p_data || p_g): maximum likelihood. The tutorial
+    writes it with a factor 1/2, as all its costs; the book's losses have none.
+    """
+    if fake_logits.ndim != 1 or fake_logits.numel() == 0:
+        raise ValueError(f"expected a non-empty batch of logits of shape (B,), got {tuple(fake_logits.shape)}")
+    return -torch.exp(fake_logits).mean()
 
 
 def wasserstein_1d(p, q, x, density: bool = True) -> float:
@@ -279,6 +322,145 @@ def c_of_samples(samples, p_data, lo: float = -10.0, hi: float = 10.0, n_bins: i
     counts, _ = np.histogram(s, bins=edges)
     p_hat = counts / (s.size * np.diff(edges))
     return value_at_optimum(p_data.pdf(centres), p_hat, centres)
+
+
+def generator_gradients_at_optimum(p_data: "Mixture1D", p_g: "Mixture1D", x) -> dict:
+    """What each generator loss of Chapter 2 asks of the generator when D = D* is frozen.
+
+    The generator is moved by θ, G_θ(z) = G(z) + θ (so p_g is moved by θ), and the function
+    returns d(loss)/dθ at θ = 0 for the minimax, non-saturating and maximum-likelihood losses,
+    by numerical integration on the grid ``x``. With l(x) = log p_data(x) - log p_g(x) the
+    logit of D* and L'(l) a loss's derivative with respect to the logit
+    (:func:`generator_loss_gradients`),
+
+        d/dθ E_{x ~ p_g}[L(l(x))] = E_{x ~ p_g}[L'(l(x)) · l'(x)],  l' = score_data - score_g,
+
+    computed from log-densities, so that tails where D* rounds to 0 or 1 stay finite.
+    Against D* these are the gradients of divergences: 2 JSD(p_data || p_g) (minimax),
+    KL(p_g || p_data) - 2 JSD (non-saturating, Arjovsky and Bottou 2017) and
+    KL(p_data || p_g) (maximum likelihood, Goodfellow 2016).
+    """
+    x = np.asarray(x, dtype=float)
+    log_d, log_g = p_data.log_pdf(x), p_g.log_pdf(x)
+    logit = log_d - log_g
+    slope = p_data.score(x) - p_g.score(x)          # dl/dx
+    log_sig = -np.logaddexp(0.0, -logit)             # log σ(l)
+    log_one_minus = -np.logaddexp(0.0, logit)        # log(1 - σ(l))
+    # p_g · L'(l) for each loss, from logarithms: -p_g σ(l), -p_g (1 - σ(l)), -p_g e^l = -p_data
+    weighted = {"minimax": -np.exp(log_g + log_sig),
+                "nonsaturating": -np.exp(log_g + log_one_minus),
+                "maximum_likelihood": -np.exp(log_d)}
+    return {name: integrate(w * slope, x) for name, w in weighted.items()}
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 1: does gradient play converge? Goodfellow's Proposition 2 and two small games
+# ---------------------------------------------------------------------------------------
+
+
+def functional_descent(p_data, p_g, steps: int = 20, lr: float = 0.5, x=None) -> tuple[np.ndarray, np.ndarray]:
+    """Proposition 2 of Goodfellow et al. (2014), computed: move p_g itself, not a network's
+    parameters, against the optimal discriminator (Chapter 1).
+
+    C(p_g) = max_D V(D, p_g) is a maximum of functions that are linear in p_g, hence convex,
+    and at p_g its gradient is the gradient of V at D*: the function x -> log(1 - D*(x)).
+    Each step is an exponentiated-gradient (mirror-descent) step on the probability simplex,
+
+        p_g <- p_g · exp(-lr · log(1 - D*)) / normaliser = p_g^(1 - lr) (p_data + p_g)^lr / normaliser,
+
+    which keeps p_g non-negative and normalised; lr = 1 gives (p_data + p_g) / 2 exactly.
+    ``p_data``, ``p_g``: probability vectors (``x`` None) or densities on the grid ``x``;
+    p_g must be positive wherever p_data is (a multiplicative step cannot create mass).
+    Returns (C at steps 0..steps, the final p_g).
+    """
+    p_data, p_g = _pair(p_data, p_g)
+    if steps < 0 or not lr > 0:
+        raise ValueError(f"need steps >= 0 and lr > 0, got steps={steps}, lr={lr}")
+    if np.any((p_data > 0) & (p_g == 0)):
+        raise ValueError("p_g is 0 where p_data has mass: a multiplicative step can never put mass there")
+
+    def total(values):
+        return float(values.sum()) if x is None else integrate(values, x)
+
+    p_g = p_g / total(p_g)
+    values = [c_of_g(p_data, p_g, x)]
+    for _ in range(steps):
+        with np.errstate(divide="ignore"):
+            log_new = np.where(p_g > 0, (1 - lr) * np.log(np.where(p_g > 0, p_g, 1.0))
+                               + lr * np.log(p_data + p_g), -np.inf)
+        new = np.exp(log_new - log_new.max())
+        p_g = new / total(new)
+        values.append(c_of_g(p_data, p_g, x))
+    return np.array(values), p_g
+
+
+_PLAY_MODES = ("simultaneous", "alternating", "continuous")
+
+
+def _play(field, start, lr: float, steps: int, mode: str, substeps: int = 50) -> np.ndarray:
+    """Gradient play of a two-player game: ``field(u, v) -> (du, dv)`` is the direction each
+    player moves in (minus the gradient of its own loss). Returns the (steps + 1, 2) path."""
+    if mode not in _PLAY_MODES:
+        raise ValueError(f"mode must be one of {_PLAY_MODES}, got {mode!r}")
+    if steps < 0 or not lr > 0:
+        raise ValueError(f"need steps >= 0 and lr > 0, got steps={steps}, lr={lr}")
+    u, v = map(float, start)
+    path = [(u, v)]
+    for _ in range(steps):
+        if mode == "simultaneous":            # both players step from the same point
+            du, dv = field(u, v)
+            u, v = u + lr * du, v + lr * dv
+        elif mode == "alternating":           # the first player steps, the second sees its move
+            u = u + lr * field(u, v)[0]
+            v = v + lr * field(u, v)[1]
+        else:                                 # the gradient flow for a time lr (Runge-Kutta 4)
+            h = lr / substeps
+            for _ in range(substeps):
+                k1 = field(u, v)
+                k2 = field(u + h / 2 * k1[0], v + h / 2 * k1[1])
+                k3 = field(u + h / 2 * k2[0], v + h / 2 * k2[1])
+                k4 = field(u + h * k3[0], v + h * k3[1])
+                u += h / 6 * (k1[0] + 2 * k2[0] + 2 * k3[0] + k4[0])
+                v += h / 6 * (k1[1] + 2 * k2[1] + 2 * k3[1] + k4[1])
+        path.append((u, v))
+    return np.array(path)
+
+
+def xy_game(x0: float = 1.0, y0: float = 0.0, lr: float = 0.1, steps: int = 100,
+            mode: str = "simultaneous") -> np.ndarray:
+    """Gradient play on V(x, y) = x y, where x minimises and y maximises (Chapter 1).
+
+    The only equilibrium is (0, 0). ``mode``: "simultaneous" (x' = x - lr y, y' = y + lr x:
+    the distance to (0, 0) grows by sqrt(1 + lr^2) every step), "alternating" (y sees the
+    new x: the path stays on an ellipse for lr < 2) or "continuous" (the gradient flow,
+    sampled every lr time units: a circle). Returns the path, shape (steps + 1, 2), columns x, y.
+    """
+    return _play(lambda x, y: (-y, x), (x0, y0), lr, steps, mode)
+
+
+def dirac_gan(theta0: float = 1.0, psi0: float = 0.0, lr: float = 0.1, steps: int = 100,
+              mode: str = "simultaneous", loss: str = "minimax") -> np.ndarray:
+    """The Dirac GAN of Mescheder et al. (2018): the smallest GAN that does not converge (Chapter 1).
+
+    p_data = δ_0 (all data at 0), the generator puts all its mass at θ (p_g = δ_θ), the
+    discriminator is D_ψ(x) = σ(ψ x). V(θ, ψ) = log σ(0) + log(1 - σ(ψ θ)) = -log 2 - softplus(ψ θ).
+    D ascends V in ψ; G descends its loss in θ: V itself (``loss="minimax"``) or
+    -log σ(ψ θ) (``"nonsaturating"``). The equilibrium is θ = ψ = 0 (p_g = p_data, D = 1/2).
+    ``mode`` as in :func:`xy_game`. Returns the path, shape (steps + 1, 2), columns θ, ψ.
+    """
+    if loss not in ("minimax", "nonsaturating"):
+        raise ValueError(f"loss must be 'minimax' or 'nonsaturating', got {loss!r}")
+
+    def sigmoid(t):
+        return 0.5 * (1.0 + math.tanh(t / 2))      # no overflow for large |t|
+
+    def field(theta, psi):
+        s = sigmoid(psi * theta)
+        d_theta = s * psi if loss == "minimax" else (1.0 - s) * psi   # -d(loss_G)/dθ
+        d_psi = -s * theta                                            # +dV/dψ
+        return d_theta, d_psi
+
+    return _play(field, (theta0, psi0), lr, steps, mode)
 
 
 # ---------------------------------------------------------------------------------------

@@ -32,10 +32,12 @@ import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from . import checkpoint as checkpoint_module
 from . import losses
 from .runtime import MixedPrecision
 
@@ -66,7 +68,7 @@ def grad_norm(*modules: nn.Module) -> torch.Tensor:
 
 
 def batches(data, batch_size: int, *, rng: torch.Generator | None = None,
-            device: torch.device | str = "cpu") -> Iterator:
+            device: torch.device | str = "cpu") -> "Batches":
     """An endless iterator of real minibatches of ``batch_size`` rows.
 
     ``data`` is one of:
@@ -78,38 +80,71 @@ def batches(data, batch_size: int, *, rng: torch.Generator | None = None,
       ``sample(batch_size, rng)``.
 
     Tensors are reshuffled every epoch with ``rng`` (an epoch's last incomplete batch is
-    dropped); batches are moved to ``device``.
+    dropped); batches are moved to ``device``. The iterator has ``state_dict()`` and
+    ``load_state_dict()`` (the epoch's order and the position in it), so that a
+    :class:`Checkpoint` can resume a run on the same batch.
     """
-    if batch_size <= 0:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if hasattr(data, "sample") and not torch.is_tensor(data):
-        while True:
-            batch = data.sample(batch_size, rng).to(device)
+    return Batches(data, batch_size, rng=rng, device=device)
+
+
+class Batches:
+    """The iterator returned by :func:`batches` (see there)."""
+
+    def __init__(self, data, batch_size: int, *, rng: torch.Generator | None = None,
+                 device: torch.device | str = "cpu"):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size, self.rng, self.device = int(batch_size), rng, device
+        self._order: torch.Tensor | None = None    # this epoch's permutation, drawn at its first batch
+        self._position = 0                         # the next row of the permutation
+        if hasattr(data, "sample") and not torch.is_tensor(data):
+            self._sampler, self._tensors, self._tuple = data, None, False
+            return
+        tensors = data if isinstance(data, tuple) else (data,)
+        if not tensors or not all(torch.is_tensor(t) for t in tensors):
+            hint = ""
+            if hasattr(data, "images"):
+                hint = " (for an ImageData pass data.images, or (data.images, data.labels) for labelled batches)"
+            elif hasattr(data, "inputs"):
+                hint = " (for a PairedData pass (data.inputs, data.targets))"
+            raise TypeError("batches takes a tensor, a tuple of tensors or a sampler with sample(n, rng), "
+                            f"got {type(data).__name__}{hint}")
+        n = len(tensors[0])
+        if any(len(t) != n for t in tensors):
+            raise ValueError(f"the tensors of a tuple must have the same number of rows, got {[len(t) for t in tensors]}")
+        if n < batch_size:
+            raise ValueError(f"need a tensor with at least {batch_size} rows, got {n}")
+        self._sampler, self._tensors, self._tuple, self._n = None, tensors, isinstance(data, tuple), n
+
+    def __iter__(self) -> "Batches":
+        return self
+
+    def __next__(self):
+        if self._sampler is not None:
+            batch = self._sampler.sample(self.batch_size, self.rng).to(self.device)
             if _active_guard is not None:
                 _active_guard.note_batch((batch,), None)
-            yield batch
-    tensors = data if isinstance(data, tuple) else (data,)
-    if not tensors or not all(torch.is_tensor(t) for t in tensors):
-        hint = ""
-        if hasattr(data, "images"):
-            hint = " (for an ImageData pass data.images, or (data.images, data.labels) for labelled batches)"
-        elif hasattr(data, "inputs"):
-            hint = " (for a PairedData pass (data.inputs, data.targets))"
-        raise TypeError("batches takes a tensor, a tuple of tensors or a sampler with sample(n, rng), "
-                        f"got {type(data).__name__}{hint}")
-    n = len(tensors[0])
-    if any(len(t) != n for t in tensors):
-        raise ValueError(f"the tensors of a tuple must have the same number of rows, got {[len(t) for t in tensors]}")
-    if n < batch_size:
-        raise ValueError(f"need a tensor with at least {batch_size} rows, got {n}")
-    while True:
-        order = torch.randperm(n, generator=rng)
-        for start in range(0, n - batch_size + 1, batch_size):
-            idx = order[start:start + batch_size]
-            out = tuple(t[idx].to(device) for t in tensors)
-            if _active_guard is not None:
-                _active_guard.note_batch(out, idx)
-            yield out if isinstance(data, tuple) else out[0]
+            return batch
+        if self._order is None or self._position + self.batch_size > self._n:
+            self._order, self._position = torch.randperm(self._n, generator=self.rng), 0
+        idx = self._order[self._position:self._position + self.batch_size]
+        self._position += self.batch_size
+        out = tuple(t[idx].to(self.device) for t in self._tensors)
+        if _active_guard is not None:
+            _active_guard.note_batch(out, idx)
+        return out if self._tuple else out[0]
+
+    def state_dict(self) -> dict:
+        """Where the iterator stands: the epoch's order of rows and the position in it (the
+        random generator ``rng`` is saved by whoever owns it, e.g. a :class:`Checkpoint`)."""
+        return {"order": None if self._order is None else self._order.clone(), "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        order = state["order"]
+        if order is not None and self._tensors is not None and len(order) != self._n:
+            raise ValueError(f"this state belongs to data of {len(order)} rows; these batches are drawn "
+                             f"from {self._n} rows")
+        self._order, self._position = (None if order is None else order.clone()), int(state["position"])
 
 
 def linear_decay(optimizer: torch.optim.Optimizer, total_steps: int, decay_from: float = 0.5):
@@ -130,6 +165,7 @@ def linear_decay(optimizer: torch.optim.Optimizer, total_steps: int, decay_from:
 
 
 _FP32 = MixedPrecision("cpu", enabled=False)
+_gradient_sync: Callable | None = None   # set by gan_course.distributed.Context.average_gradients
 
 
 def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, mp: MixedPrecision, *players: nn.Module) -> torch.Tensor:
@@ -141,6 +177,8 @@ def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, mp: MixedPrecision, 
     opt.zero_grad(set_to_none=True)
     mp.backward(loss)
     mp.unscale(opt)
+    if _gradient_sync is not None:
+        _gradient_sync(players)      # several processes: the gradients averaged (gan_course.distributed)
     norm = grad_norm(*players)
     if _active_guard is not None:
         _active_guard.before_optimizer_step(opt, loss, norm, players, mp)
@@ -511,10 +549,137 @@ class _Guard:
             f"Source: {why.rstrip('.')}. {kept}.", step=step, source=source)
 
 
+# ---------------------------------------------------------------------------------------
+# Resuming a run: fit(..., checkpoint=Checkpoint(path, every=..., G=G, D=D, ...))
+# ---------------------------------------------------------------------------------------
+
+
+def _snapshot_state(value, step: int) -> dict:
+    if isinstance(value, nn.Module):
+        return {"module": value.state_dict()}
+    try:
+        checkpoint_module._check_storable(value, f"the snapshot of step {step}")
+    except TypeError as exc:
+        raise TypeError(f"{exc}. A resumable run stores snapshots that are modules (their weights), "
+                        "tensors or plain values") from None
+    return {"value": value}
+
+
+class Checkpoint:
+    """Where and how often :func:`fit` saves a run so that it can be resumed bit for bit.
+
+    ``Checkpoint(path, every=500, G=G, D=D, opt_g=opt_g, opt_d=opt_d, data=real_batches,
+    rng=rng)``: each keyword names one piece of the run's state, either anything with
+    ``state_dict()`` and ``load_state_dict()`` (models, optimisers, schedulers, the iterators
+    of :func:`batches`, :class:`~gan_course.models.ImagePool`) or a ``torch.Generator``.
+    :func:`fit` adds its own: the step counter, the history (snapshots that are modules are
+    stored as weights and rebuilt with ``snapshot_fn``), its schedulers, and the global random
+    states of torch (CPU and CUDA), NumPy and Python.
+
+    ``fit(step_fn, steps, checkpoint=ck)`` saves to ``path`` (atomically, with
+    :func:`gan_course.checkpoint.save`) after every ``every`` steps and after the last. When
+    ``path`` already holds a checkpoint, it first loads everything and continues from the
+    saved step; a finished run returns its history without training. A run killed at any
+    moment and started again (the same cell, the same objects built the same way) ends with
+    the weights of the uninterrupted run, bit for bit on the CPU. On Colab put ``path`` in
+    Google Drive so that it survives a disconnection.
+    """
+
+    def __init__(self, path, *, every: int, **state):
+        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
+            raise ValueError(f"every must be a positive number of steps, got {every!r}")
+        if not state:
+            raise ValueError("name the run's state: Checkpoint(path, every=..., G=G, D=D, opt_g=opt_g, ...)")
+        for name, obj in state.items():
+            if not isinstance(obj, torch.Generator) and not (hasattr(obj, "state_dict")
+                                                            and hasattr(obj, "load_state_dict")):
+                raise TypeError(f"{name}={type(obj).__name__} cannot be saved and restored: pass anything with "
+                                "state_dict() and load_state_dict() (models, optimisers, schedulers, batches, "
+                                "pools) or a torch.Generator")
+        self.path, self.every, self.state = Path(path), int(every), state
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def save(self, step: int, history: History, schedulers: list) -> None:
+        """Write the whole state of the run after ``step`` steps."""
+        import random
+
+        import numpy as np
+
+        numpy_state = np.random.get_state()
+        python_state = random.getstate()
+        content = {
+            "step": step,
+            "state": {name: (obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict())
+                      for name, obj in self.state.items()},
+            "schedulers": [scheduler.state_dict() for scheduler in schedulers],
+            "history": {"steps": list(history.steps), "values": {k: list(v) for k, v in history.values.items()},
+                        "seconds": float(history.seconds),
+                        "snapshots": {str(k): _snapshot_state(v, k) for k, v in history.snapshots.items()}},
+            "random": {"torch": torch.get_rng_state(),
+                       "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                       "numpy": [numpy_state[0], torch.from_numpy(numpy_state[1].astype(np.int64)),
+                                 int(numpy_state[2]), int(numpy_state[3]), float(numpy_state[4])],
+                       "python": [python_state[0], list(python_state[1]), python_state[2]]},
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        checkpoint_module.save(content, self.path)
+
+    def restore(self, history: History, schedulers: list, snapshot_fn) -> int:
+        """Load the saved state into the live objects; return the step to continue from."""
+        import random
+
+        import numpy as np
+
+        content = checkpoint_module.load(self.path)
+        saved, here = set(content["state"]), set(self.state)
+        if saved != here:
+            raise checkpoint_module.CheckpointError(
+                f"{self.path} holds the state of {sorted(saved)}; this run names {sorted(here)}. "
+                "Use the same names, or another path for another run")
+        if len(content["schedulers"]) != len(schedulers):
+            raise checkpoint_module.CheckpointError(
+                f"{self.path} was saved with {len(content['schedulers'])} scheduler(s); fit was given "
+                f"{len(schedulers)}")
+        for name, obj in self.state.items():
+            if isinstance(obj, torch.Generator):
+                obj.set_state(content["state"][name])
+            else:
+                obj.load_state_dict(content["state"][name])
+        for scheduler, state in zip(schedulers, content["schedulers"]):
+            scheduler.load_state_dict(state)
+        saved_history = content["history"]
+        history.steps[:] = saved_history["steps"]
+        history.values.clear()
+        history.values.update({k: list(v) for k, v in saved_history["values"].items()})
+        history.seconds = saved_history["seconds"]
+        history.snapshots.clear()
+        for key, item in saved_history["snapshots"].items():
+            if "module" in item:
+                if snapshot_fn is None:
+                    raise checkpoint_module.CheckpointError(
+                        f"{self.path} holds snapshots of a model: pass the snapshot_fn that made them")
+                template = snapshot_fn()
+                template.load_state_dict(item["module"])
+                history.snapshots[int(key)] = template
+            else:
+                history.snapshots[int(key)] = item["value"]
+        rand = content["random"]
+        torch.set_rng_state(rand["torch"])
+        if rand["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(rand["cuda"])
+        name, keys, pos, has_gauss, cached = rand["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        version, internal, gauss = rand["python"]
+        random.setstate((version, tuple(internal), gauss))
+        return int(content["step"])
+
+
 def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] = (),
         snapshot_fn: Callable[[], object] | None = None, schedulers: Iterable = (), log_every: int = 1,
         check_every: int = 1, progress: bool = True, history: History | None = None, start_step: int = 0,
-        desc: str = "training") -> History:
+        desc: str = "training", checkpoint: Checkpoint | None = None) -> History:
     """Call ``step_fn()`` ``steps`` times and record its scalars every ``log_every`` steps.
 
     Scalars may be floats or 0-d tensors; they are read (one device sync) only at logged
@@ -532,6 +697,10 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
     step no optimiser step is taken on the value; with ``check_every`` > 1 the players and
     optimisers saved at the last checked step are restored. A step function of your own is
     checked through the scalars it returns, at logged steps only, after its optimiser steps.
+
+    ``checkpoint``: a :class:`Checkpoint`; the run is saved every ``checkpoint.every`` steps
+    and after the last, and resumed from its file when one exists (the same call finishes the
+    same run).
     """
     for label, value in (("steps", steps), ("log_every", log_every), ("check_every", check_every)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -549,20 +718,33 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
     wanted, schedulers = set(snapshot_at), list(schedulers)
     if wanted and snapshot_fn is None:
         raise ValueError("snapshot_at was given without a snapshot_fn")
+    end_step, first = start_step + steps, start_step
+    if checkpoint is not None and checkpoint.exists():
+        first = checkpoint.restore(history, schedulers, snapshot_fn)
+        if not start_step <= first <= end_step:
+            raise checkpoint_module.CheckpointError(
+                f"{checkpoint.path} was saved at step {first}, outside this run's steps {start_step}..{end_step}")
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=steps, desc=desc, leave=False, mininterval=1.0)
+        bar = tqdm(total=steps, initial=first - start_step, desc=desc, leave=False, mininterval=1.0)
     global _active_guard
-    guard, outer = _Guard(check_every, start_step), _active_guard
+    guard, outer = _Guard(check_every, first), _active_guard
     _active_guard = guard
     start = time.perf_counter()
     try:
-        for step in range(start_step, start_step + steps + 1):
-            if step in wanted:
+        for step in range(first, end_step + 1):
+            if step in wanted and step not in history.snapshots:
                 history.snapshots[step] = snapshot_fn()
-            if step == start_step + steps:
+            if checkpoint is not None and step > first and ((step - start_step) % checkpoint.every == 0
+                                                            or step == end_step):
+                guard.step = step
+                guard.verify_pending()           # never save a state that an unchecked NaN has reached
+                history.seconds += time.perf_counter() - start
+                start = time.perf_counter()
+                checkpoint.save(step, history, schedulers)
+            if step == end_step:
                 break
             guard.begin(step)
             scalars = step_fn()
@@ -591,7 +773,7 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
                 bar.update(1)
                 if step % max(1, steps // 100) == 0:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in list(scalars.items())[:4]}, refresh=False)
-        guard.step = start_step + steps
+        guard.step = end_step
         guard.verify_pending()
     finally:
         _active_guard = outer

@@ -132,6 +132,57 @@ def densities_1d(x, p_data, p_g, d_star=None, d=None, ax=None, title: str | None
     return fig
 
 
+def gan_diagram(ax=None, *, gradients: bool = True):
+    """A block diagram of the GAN (Chapter 1): noise z -> G -> G(z) and real x -> D -> D(.),
+    the two losses, and (``gradients=True``) the paths the gradients take back to each player.
+
+    Solid arrows carry samples and values forward; the dashed arrows show where each
+    player's update comes from: D's from both batches, G's through the frozen D into G.
+    Returns the Figure (7 x 3 inches, for the text column).
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.0))
+    else:
+        fig = ax.figure
+    ax.set_xlim(-0.1, 12.2)
+    ax.set_ylim(-0.2, 4.9)
+    ax.set_axis_off()
+
+    def box(xc, yc, w, h, text, color, bold=False, size=9.5):
+        ax.add_patch(FancyBboxPatch((xc - w / 2, yc - h / 2), w, h, boxstyle="round,pad=0.05,rounding_size=0.15",
+                                    facecolor=color, edgecolor="0.2", lw=1.2, alpha=0.9))
+        ax.text(xc, yc, text, ha="center", va="center", fontsize=size, fontweight="bold" if bold else "normal")
+
+    def arrow(start, end, color="0.15", ls="-", rad=0.0, lw=1.4):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=13, color=color, lw=lw,
+                                     linestyle=ls, connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2))
+
+    light = {"data": "#c6dbef", "gen": "#f4c2c2", "disc": "#c7e9c0", "loss": "#eeeeee"}
+    box(1.0, 1.5, 1.8, 0.9, "noise\n$z \\sim p_z$", light["loss"])
+    box(3.35, 1.5, 1.9, 0.9, "generator\n$G$", light["gen"], bold=True)
+    box(5.6, 1.5, 1.6, 0.9, "$G(z)$\nfake", light["gen"])
+    box(5.6, 3.9, 1.6, 0.9, "$x \\sim p_{\\mathrm{data}}$\nreal", light["data"])
+    box(7.95, 2.7, 2.2, 0.9, "discriminator\n$D$", light["disc"], bold=True)
+    box(10.75, 3.9, 2.7, 0.9, "D maximises $V$\nreal $\\to$ 1, fake $\\to$ 0", light["loss"], size=8.5)
+    box(10.75, 1.5, 2.7, 0.9, "G minimises\n$\\log(1 - D(G(z)))$", light["loss"], size=8.5)
+    arrow((1.95, 1.5), (2.35, 1.5))
+    arrow((4.35, 1.5), (4.75, 1.5))
+    arrow((6.45, 1.7), (6.95, 2.45))
+    arrow((6.45, 3.7), (6.95, 2.95))
+    arrow((9.05, 2.95), (9.5, 3.5))
+    arrow((9.05, 2.45), (9.5, 1.9))
+    ax.text(9.45, 2.7, "$D(\\cdot)$", ha="left", va="center", fontsize=9)
+    if gradients:
+        arrow((10.2, 4.4), (8.2, 3.2), color=COLORS["disc"], ls="--", rad=0.4)
+        ax.text(8.3, 4.55, "update D (G frozen)", color=COLORS["disc"], fontsize=9, ha="center")
+        arrow((10.4, 1.0), (3.4, 1.0), color=COLORS["gen"], ls="--", rad=-0.18)
+        ax.text(6.9, 0.05, "update G: the gradient flows back through D (frozen) into G",
+                color=COLORS["gen"], fontsize=9, ha="center")
+    return fig
+
+
 def animate(fig, update: Callable[[int], None], frames: int, interval: int = 150, close: bool = True,
             *, start: int = -1, dpi: float = 100):
     """Turn ``update(i)`` redrawing ``fig`` into an HTML animation with play controls.

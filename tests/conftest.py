@@ -12,7 +12,8 @@ import pytest
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No profile/device/data variables; the cache points into a temporary folder."""
-    for var in ("GAN_COURSE_PROFILE", "GAN_COURSE_DEVICE", "GAN_COURSE_DATA", "GAN_COURSE_MAX_STEPS"):
+    for var in ("GAN_COURSE_PROFILE", "GAN_COURSE_DEVICE", "GAN_COURSE_DATA", "GAN_COURSE_MAX_STEPS",
+                "GAN_COURSE_STANDIN"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return monkeypatch

@@ -136,3 +136,56 @@ def test_swapped_labels_make_the_discriminator_call_fakes_real():
     for _ in range(300):
         out = gan_step(G, D, opt_g, opt_d, real, noise, d_loss=d_swapped)
     assert float(out["d_real"]) < 0.3 < 0.7 < float(out["d_fake"])
+
+
+# --- the maximum-likelihood cost (Goodfellow's 2016 tutorial) and what each loss descends ---
+
+
+def test_maximum_likelihood_cost_value_and_gradient_wrt_the_logit():
+    logits = torch.tensor([-6.0, -1.0, 0.0, 2.0], dtype=torch.float64, requires_grad=True)
+    loss = theory.generator_loss_maximum_likelihood(logits)
+    d = torch.sigmoid(logits)
+    assert loss.item() == pytest.approx(-(d / (1 - d)).mean().item(), rel=1e-12)
+    (grad,) = torch.autograd.grad(loss * len(logits), logits)
+    np.testing.assert_allclose(grad.numpy(), theory.generator_loss_gradients(d.detach().numpy())["maximum_likelihood"],
+                               rtol=1e-9)
+    # saturates like the minimax loss where D rejects (ratio -> 1), explodes where D accepts
+    small = theory.generator_loss_gradients([1e-4, 0.999])
+    assert small["maximum_likelihood"][0] / small["minimax"][0] == pytest.approx(1.0, rel=1e-3)
+    assert small["maximum_likelihood"][1] == pytest.approx(-999.0)      # -D / (1 - D) at D = 0.999
+    with pytest.raises(ValueError, match="shape"):
+        theory.generator_loss_maximum_likelihood(torch.zeros(4, 1))
+
+
+def test_mixture_log_pdf_and_score_are_stable_and_exact():
+    p = theory.Mixture1D(means=(-1.5, 1.0), stds=(0.5, 0.8), weights=(0.4, 0.6))
+    x = np.linspace(-6, 6, 1201)
+    np.testing.assert_allclose(p.log_pdf(x), np.log(p.pdf(x)), rtol=1e-10)
+    np.testing.assert_allclose(p.score(x)[1:-1], np.gradient(p.log_pdf(x), x)[1:-1], atol=2e-3)
+    far = np.array([-60.0, 60.0])            # pdf underflows to 0 here, the logarithms do not
+    assert np.all(p.pdf(far) == 0) and np.all(np.isfinite(p.log_pdf(far)))
+    # far out the component with the largest std dominates: score = -(x - 1) / 0.8^2
+    np.testing.assert_allclose(p.score(far[1:]), -(60.0 - 1.0) / 0.64, rtol=1e-9)
+
+
+@pytest.mark.parametrize("shift, scale", [(0.5, 1.0), (1.5, 1.3), (3.0, 0.8), (-2.0, 1.0)])
+def test_each_generator_loss_descends_its_divergence_against_d_star(shift, scale):
+    """Minimax: 2 JSD; non-saturating: KL(p_g || p_data) - 2 JSD (Arjovsky and Bottou 2017);
+    maximum likelihood: KL(p_data || p_g) (Goodfellow 2016): the gradients through a frozen
+    D* equal the derivatives of these divergences under a shift of the generator."""
+    p = theory.Mixture1D(means=(-1.5, 1.0), stds=(0.5, 0.8), weights=(0.4, 0.6))
+    x = theory.grid(-20, 20, 16001)
+    grads = theory.generator_gradients_at_optimum(p, p.moved(shift, scale), x)
+
+    def divergences(t):
+        pd, pg = p.pdf(x), p.moved(shift + t, scale).pdf(x)
+        jsd = theory.js_divergence(pd, pg, x)
+        return np.array([2 * jsd, theory.kl_divergence(pg, pd, x) - 2 * jsd, theory.kl_divergence(pd, pg, x)])
+
+    h = 1e-4
+    finite = (divergences(h) - divergences(-h)) / (2 * h)
+    got = np.array([grads["minimax"], grads["nonsaturating"], grads["maximum_likelihood"]])
+    np.testing.assert_allclose(got, finite, rtol=1e-4, atol=1e-7)
+    # at p_g = p_data every loss is stationary
+    at_data = theory.generator_gradients_at_optimum(p, p, x)
+    assert all(abs(v) < 1e-9 for v in at_data.values())

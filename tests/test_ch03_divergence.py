@@ -203,3 +203,34 @@ def test_jsd_stays_finite_with_subnormal_tails():
     x = theory.grid(-12, 12, 6001)
     p, q = theory.gaussian_pdf(x, -3, 0.2), theory.gaussian_pdf(x, 3, 0.2)
     assert theory.js_divergence(p, q, x) == pytest.approx(LOG2, abs=1e-9)
+
+
+# --- Chapter 3's statements about missing modes and the GAN's f ----------------------------
+
+
+@pytest.mark.parametrize("pi", [0.04, 0.1, 0.2, 0.4, 0.9])
+def test_jsd_of_a_missing_mode_is_half_its_mass_times_log2_plus_the_renormalisation(pi):
+    # p: a mode of mass pi on outcomes 0-1 and one of mass 1 - pi on 2-4; q covers only the second
+    p = np.array([pi / 2, pi / 2, (1 - pi) / 3, (1 - pi) / 3, (1 - pi) / 3])
+    q = np.array([0.0, 0.0, 1 / 3, 1 / 3, 1 / 3])
+    exact = (pi / 2 * math.log(2)
+             + 0.5 * ((1 - pi) * math.log(2 * (1 - pi) / (2 - pi)) + math.log(2 / (2 - pi))))
+    assert theory.js_divergence(p, q) == pytest.approx(exact, rel=1e-12)
+    assert theory.js_divergence(p, q) >= pi / 2 * math.log(2)
+    # the reverse KL charges -log(1 - pi), the forward KL is infinite
+    assert theory.kl_divergence(q, p) == pytest.approx(-math.log(1 - pi), rel=1e-12)
+    assert theory.kl_divergence(p, q) == math.inf
+
+
+def test_the_gan_criterion_is_an_f_divergence_shifted_by_minus_log4():
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        p, q = rng.dirichlet(np.ones(6)), rng.dirichlet(np.ones(6))
+        u = p / q
+
+        def f(t):
+            return t * np.log(t) - (t + 1) * np.log(t + 1)
+
+        assert f(1.0) == pytest.approx(-math.log(4))
+        assert np.sum(q * f(u)) == pytest.approx(theory.c_of_g(p, q), abs=1e-12)
+        assert np.sum(q * (f(u) + math.log(4))) == pytest.approx(2 * theory.js_divergence(p, q), abs=1e-12)

@@ -232,3 +232,48 @@ def test_map_processes_matches_serial_and_keeps_order():
     assert gc.map_processes(_square_and_sample, []) == []
     with pytest.raises(ValueError, match="processes"):
         gc.map_processes(_square_and_sample, range(2), processes=0)
+
+
+# --- pack_interaction: zero for a sum of per-slot terms, the hand value for a D that compares ---
+
+def test_pack_interaction_is_zero_exactly_when_the_logit_is_a_sum_over_the_pack():
+    torch.manual_seed(0)
+    a, b = torch.randn(40, 2), torch.randn(40, 2)
+    for m in (2, 3, 4):
+        summed = PackedDiscriminator(data_dim=2, pack=m, hidden=(16, 16), per_sample_layers=2)
+        assert metrics.pack_interaction(summed, a, b).abs().max() < 1e-5
+        # a head with a hidden layer on the concatenated features (or raw concatenation) compares
+        for n in (0, 1):
+            comparing = PackedDiscriminator(data_dim=2, pack=m, hidden=(16, 16), per_sample_layers=n)
+            assert metrics.pack_interaction(comparing, a, b).abs().max() > 1e-3
+
+
+class _VarietyScore(torch.nn.Module):
+    """A D of pairs whose logit is the squared distance between the two samples."""
+
+    pack = 2
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Linear(1, 1)  # infer needs a module with parameters
+
+    def forward(self, x):
+        pairs = x.reshape(-1, 2, x.shape[1])
+        return ((pairs[:, 0] - pairs[:, 1]) ** 2).sum(1)
+
+
+def test_pack_interaction_of_a_discriminator_that_rewards_variety():
+    a = torch.tensor([[0.0, 0.0], [1.0, 2.0]])
+    b = torch.tensor([[3.0, 4.0], [1.0, 2.0]])
+    # packs (a, a) and (b, b) score 0; (a, b) and (b, a) score |a - b|^2 each
+    delta = metrics.pack_interaction(_VarietyScore(), a, b)
+    assert torch.allclose(delta, torch.tensor([-2 * 25.0, 0.0]))
+
+
+def test_pack_interaction_rejects_bad_input():
+    plain = PackedDiscriminator(data_dim=2, pack=1, hidden=(8,))
+    with pytest.raises(ValueError, match="pack >= 2"):
+        metrics.pack_interaction(plain, torch.zeros(3, 2), torch.zeros(3, 2))
+    D = PackedDiscriminator(data_dim=2, pack=2, hidden=(8,))
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.pack_interaction(D, torch.zeros(3, 2), torch.zeros(4, 2))

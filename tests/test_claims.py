@@ -28,6 +28,14 @@ def test_claim_is_not_checked_under_smoke(clean_env, capsys):
     assert capsys.readouterr().out.startswith("[CLAIM NOT CHECKED] the distance falls")
 
 
+def test_claim_is_not_checked_in_a_dry_run_with_capped_steps(clean_env, capsys):
+    clean_env.setenv("GAN_COURSE_PROFILE", "gpu")
+    clean_env.setenv("GAN_COURSE_MAX_STEPS", "2")
+    assert gc.claim("the distance falls", False) is None
+    out = capsys.readouterr().out
+    assert out.startswith("[CLAIM NOT CHECKED] the distance falls") and "capped at 2 steps" in out
+
+
 def test_claim_refuses_vague_verdicts(clean_env):
     clean_env.setenv("GAN_COURSE_PROFILE", "cpu")
     with pytest.raises(TypeError, match="single truth value"):

@@ -69,8 +69,9 @@ def tidy_outputs(nb) -> int:
     return removed
 
 
-def execute(path: Path, timeout: int) -> float:
-    """Execute one notebook in place; return the wall time in seconds."""
+def execute(path: Path, timeout: int, out: Path | None = None) -> float:
+    """Execute one notebook in place (or write the executed copy to ``out``); return the wall
+    time in seconds. The working directory is the notebook's own folder either way."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
     km = kernel_manager()
@@ -95,9 +96,10 @@ def execute(path: Path, timeout: int) -> float:
     nb.metadata.pop("widgets", None)
     tidy_outputs(nb)
     nbformat.validate(nb)
-    tmp = path.with_suffix(".ipynb.tmp")
+    target = path if out is None else out
+    tmp = target.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
-    os.replace(tmp, path)
+    os.replace(tmp, target)
     return elapsed
 
 
@@ -105,14 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
+    parser.add_argument("--out", type=Path, help="write the executed notebooks into this folder instead of "
+                                                 "in place (e.g. dry runs of another profile)")
     args = parser.parse_args(argv)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
 
     profile = os.environ.get("GAN_COURSE_PROFILE", "(unset: auto)")
     total = 0.0
     for path in args.notebooks:
         print(f"executing {path} (GAN_COURSE_PROFILE={profile}) ...", flush=True)
         try:
-            elapsed = execute(path.resolve(), args.timeout)
+            elapsed = execute(path.resolve(), args.timeout,
+                              None if args.out is None else args.out.resolve() / path.name)
         except CellExecutionError as err:
             print(f"FAILED {path}; the stored notebook was left as it was.\n{err}", file=sys.stderr)
             return 1

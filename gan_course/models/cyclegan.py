@@ -108,3 +108,16 @@ class ImagePool:
             else:
                 out.append(image)
         return torch.stack(out)
+
+    def state_dict(self) -> dict:
+        """The stored images and the state of the pool's random generator (for resuming)."""
+        version, internal, gauss = self._rng.getstate()
+        return {"size": self.size, "images": [image.clone() for image in self.images],
+                "rng": [version, list(internal), gauss]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["size"]) != self.size:
+            raise ValueError(f"this state belongs to a pool of {state['size']} images; this pool holds {self.size}")
+        self.images = [image.clone() for image in state["images"]]
+        version, internal, gauss = state["rng"]
+        self._rng.setstate((int(version), tuple(int(v) for v in internal), gauss))

@@ -98,11 +98,15 @@ class PackedDiscriminator(nn.Module):
 
     * 0 (PacGAN's original): the raw samples are concatenated, (B, d) -> (B / pack, pack * d),
       and an MLP with ``hidden`` layers scores the concatenation;
-    * n > 0: the first n hidden layers are applied to every sample separately (shared
-      weights), their features are concatenated, and the remaining layers score the pack.
-      With n = len(hidden) the logit is a learned linear function of the per-sample
-      features, which can represent the optimal packed discriminator
-      sum_i log p_data(x_i) / p_g(x_i) exactly.
+    * 0 < n < len(hidden): the first n hidden layers are applied to every sample separately
+      (shared weights), their features are concatenated, and the remaining hidden layers
+      score the pack: a nonlinear head that sees all samples at once and can compare them
+      (e.g. rate a pack lower when its samples sit on the same mode);
+    * n = len(hidden): every hidden layer is per sample and the head is one linear layer, so
+      the logit is a *sum of one term per slot*, sum_i w_i . f(x_i) + b. Such a D cannot
+      compare the samples of a pack (:func:`gan_course.metrics.pack_interaction` is 0 for
+      it), but it can represent the optimal packed discriminator, which is itself a sum,
+      sum_i log p_data(x_i) / p_g(x_i), for independent samples.
 
     With ``pack=1`` and n = 0 it computes the same function as an ``MLPDiscriminator``.
     Stages: ``encoder`` (the per-sample layers) and ``head`` (an :class:`MLP` on the pack).
