@@ -754,6 +754,21 @@ CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 CELEBA_SPLITS = {"train": "0", "valid": "1", "test": "2"}
 
 
+def celeba_run_missing(root, *, download: bool = False) -> list[str]:
+    """What a CelebA StarGAN run (Chapter 9) still needs, as a list of reasons; empty when ready.
+
+    The run needs the ``gpu`` profile, a CUDA GPU and CelebA in torchvision's layout under
+    ``root`` (``root/celeba/list_attr_celeba.txt``; with ``download=True`` the files may be
+    fetched instead).
+    """
+    from .runtime import profile
+
+    have_data = (Path(root).expanduser() / "celeba" / "list_attr_celeba.txt").exists() or download
+    needs = (("the gpu profile", profile() == "gpu"), ("a CUDA GPU", torch.cuda.is_available()),
+             (f"CelebA under {Path(root).expanduser()}", have_data))
+    return [why for why, ok in needs if not ok]
+
+
 def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: int = 64,
                 limit: int | None = None, download: bool = False):
     """CelebA aligned faces with binary attributes, from torchvision's folder layout:

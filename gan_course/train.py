@@ -996,7 +996,7 @@ def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: 
 
 
 def stargan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, n_domains: int, lambda_cls: float = 1.0,
-                 lambda_rec: float = 10.0, precision: MixedPrecision | None = None,
+                 lambda_rec: float = 10.0, lambda_id: float = 0.0, precision: MixedPrecision | None = None,
                  rng: torch.Generator | None = None) -> dict:
     """One iteration of StarGAN (Choi et al., 2018) with one domain per image.
 
@@ -1004,19 +1004,22 @@ def stargan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, n_domains
     uniformly with ``rng``. D: real/fake cross-entropy on its patch logits + lambda_cls x
     domain cross-entropy on real images. G: non-saturating adversarial loss + lambda_cls x
     domain cross-entropy of G(x, c') towards c' + lambda_rec x |G(G(x, c'), c) - x|
-    (reconstruction). ``d_real`` / ``d_fake``: D's mean patch probability on real and
-    translated images. Extras: ``loss_d_cls``, ``loss_g_cls``, ``loss_rec``.
+    (reconstruction). ``lambda_id`` > 0 (not in the paper; Chapter 9) adds lambda_id x
+    |G(x, c) - x| over the images whose drawn target is their own domain, read from the
+    translations already computed (no extra pass; 0 when the batch has none).
+    ``d_real`` / ``d_fake``: D's mean patch probability on real and translated images.
+    Extras: ``loss_d_cls``, ``loss_g_cls``, ``loss_rec``, ``loss_id``.
     """
     from .models.stargan import one_hot
 
     x, d_org = next(batches)
     d_trg = torch.randint(n_domains, (len(x),), generator=rng).to(x.device)
     return _stargan_iteration(G, D, opt_g, opt_d, x, one_hot(d_org, n_domains), one_hot(d_trg, n_domains),
-                              d_org, d_trg, lambda_cls, lambda_rec, precision or _FP32)
+                              d_org, d_trg, lambda_cls, lambda_rec, precision or _FP32, lambda_id)
 
 
 def stargan_attribute_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, lambda_cls: float = 1.0,
-                           lambda_rec: float = 10.0, precision: MixedPrecision | None = None,
+                           lambda_rec: float = 10.0, lambda_id: float = 0.0, precision: MixedPrecision | None = None,
                            rng: torch.Generator | None = None) -> dict:
     """One iteration of StarGAN with multi-attribute labels, as on CelebA (Chapter 9).
 
@@ -1025,16 +1028,18 @@ def stargan_attribute_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *,
     permutation drawn with ``rng``, as in the paper's code). Same losses and keys as
     :func:`stargan_step`, with the domain term a binary cross-entropy per attribute (summed
     over attributes, averaged over the batch) instead of a cross-entropy over domains.
+    ``lambda_id``: as in :func:`stargan_step`, over the images whose drawn target equals
+    their own attributes.
     """
     x, c_org = next(batches)
     c_org = c_org.float()
     c_trg = c_org[torch.randperm(len(x), generator=rng).to(c_org.device)]
     return _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, c_org, c_trg, lambda_cls, lambda_rec,
-                              precision or _FP32)
+                              precision or _FP32, lambda_id)
 
 
 def _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, target_org, target_trg, lambda_cls, lambda_rec,
-                       mp: MixedPrecision) -> dict:
+                       mp: MixedPrecision, lambda_id: float = 0.0) -> dict:
     """The D update and the G update of StarGAN for images x of labels c_org sent to c_trg.
 
     ``target_org`` / ``target_trg``: what the domain head must predict (domain indices, or
@@ -1056,10 +1061,17 @@ def _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, target_org, target_t
         loss_g_cls = losses.domain_classification_loss(cls, target_trg)
         loss_rec = losses.reconstruction_loss(G(fake, c_org), x)
         loss_g = losses.generator_loss_nonsaturating(src) + lambda_cls * loss_g_cls + lambda_rec * loss_rec
+        # identity (optional): images sent to their own domain should come back unchanged
+        # (mean |G(x, c) - x| over those images, 0 if none; written without a device sync)
+        same = (c_trg == c_org).all(dim=1).to(fake.dtype)                      # (B,)
+        per_image = (fake - x).abs().flatten(1).mean(dim=1)                     # (B,)
+        loss_id = (per_image * same).sum() / same.sum().clamp(min=1)
+        if lambda_id:
+            loss_g = loss_g + lambda_id * loss_id
     norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
     return _core(loss_d, loss_g, _mean_probability(src_real), _mean_probability(src_fake), norm_d, norm_g,
-                 loss_d_cls=loss_d_cls, loss_g_cls=loss_g_cls, loss_rec=loss_rec)
+                 loss_d_cls=loss_d_cls, loss_g_cls=loss_g_cls, loss_rec=loss_rec, loss_id=loss_id)
 
 
 def cogan_step(Gs: nn.Module, Ds: nn.Module, opt_g, opt_d, batches_1, batches_2, noise, *,

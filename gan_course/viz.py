@@ -326,3 +326,21 @@ def decision_surface(D, lim=None, ax=None, n: int = 150, samples=None, mixture=N
         _draw_modes(ax, mixture)
     _square_plane(ax, lo, hi, title)
     return fig
+
+
+def translation_grid(inputs, columns: Sequence, names: Sequence[str], ax=None, scale: float = 1.6,
+                     title: str | None = None):
+    """One row per input image: the input, then its translation to each target (Chapters 8-9).
+
+    ``inputs``: (B, C, H, W); ``columns``: one (B, C, H, W) batch per target, in the order of
+    ``names``. Returns the Figure.
+    """
+    if len(columns) != len(names):
+        raise ValueError(f"{len(columns)} columns for {len(names)} names")
+    if any(tuple(c.shape) != tuple(inputs.shape) for c in columns):
+        raise ValueError("every column must have the shape of the inputs "
+                         f"{tuple(inputs.shape)}, got {[tuple(c.shape) for c in columns]}")
+    grid = torch.stack([torch.as_tensor(inputs).cpu()] + [torch.as_tensor(c).cpu() for c in columns],
+                       dim=1).flatten(0, 1)                     # (B * (1 + n), C, H, W)
+    return image_grid(grid, nrow=len(names) + 1, ax=ax, scale=scale,
+                      title=title if title is not None else "input | " + " | ".join(names))

@@ -183,3 +183,59 @@ def test_discriminator_init_option():
         assert D_torch(x)[0].std() > 10 * D_dcgan(x)[0].std()
     with pytest.raises(ValueError, match="init must be"):
         StarDiscriminator(4, width=16, n_layers=3, init="xavier")
+
+
+def test_attribute_edit_sets_a_hair_colour_or_flips_an_attribute():
+    from gan_course.models.stargan import attribute_edit
+
+    # attributes: black, blond, brown hair (exclusive), male, young
+    a = torch.tensor([[1, 0, 0, 1, 0], [0, 0, 1, 0, 1], [0, 0, 0, 1, 1]])
+    hair = (0, 1, 2)
+    blond = attribute_edit(a, 1, exclusive=hair)
+    assert blond.dtype == torch.float32
+    assert blond.tolist() == [[0, 1, 0, 1, 0], [0, 1, 0, 0, 1], [0, 1, 0, 1, 1]]
+    male = attribute_edit(a, 3, exclusive=hair)
+    assert male.tolist() == [[1, 0, 0, 0, 0], [0, 0, 1, 1, 1], [0, 0, 0, 0, 1]]
+    assert a.tolist()[0] == [1, 0, 0, 1, 0]                  # the input is not modified
+    with pytest.raises(ValueError, match="0..4"):
+        attribute_edit(a, 5)
+    with pytest.raises(ValueError, match=r"\(B, n\)"):
+        attribute_edit(a[0], 1)
+
+
+def test_translation_grid_puts_each_input_before_its_translations():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_course import viz
+
+    x = -torch.ones(2, 1, 4, 4)
+    cols = [torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)]
+    fig = viz.translation_grid(x, cols, ["white", "grey"])
+    canvas = fig.axes[0].images[0].get_array()
+    # row 0: input (black, 0), white (1), grey (0.5); 1-pixel padding between tiles
+    assert float(canvas[1, 1]) == 0.0 and float(canvas[1, 6]) == 1.0
+    assert float(canvas[1, 11]) == pytest.approx(0.5)
+    assert canvas.shape == (2 * 5 + 1, 3 * 5 + 1)
+    assert fig.axes[0].get_title() == "input | white | grey"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="2 columns for 1 names"):
+        viz.translation_grid(x, cols, ["white"])
+    with pytest.raises(ValueError, match="shape of the inputs"):
+        viz.translation_grid(x, [torch.ones(3, 1, 4, 4)], ["white"])
+
+
+def test_celeba_run_missing_names_each_missing_requirement(tmp_path, monkeypatch):
+    from gan_course import data
+
+    monkeypatch.setenv("GAN_COURSE_PROFILE", "cpu")
+    missing = data.celeba_run_missing(tmp_path)
+    assert "the gpu profile" in missing and any(str(tmp_path) in m for m in missing)
+    (tmp_path / "celeba").mkdir()
+    (tmp_path / "celeba" / "list_attr_celeba.txt").write_text("")
+    assert not any("CelebA" in m for m in data.celeba_run_missing(tmp_path))
+    assert not any("CelebA" in m for m in data.celeba_run_missing(tmp_path / "x", download=True))
+    monkeypatch.setenv("GAN_COURSE_PROFILE", "gpu")
+    assert "the gpu profile" not in data.celeba_run_missing(tmp_path)

@@ -397,3 +397,35 @@ def test_every_step_returns_the_core_keys_and_honours_precision(name, run):
     out = run(mp)
     assert mp.entered >= 2                               # both players' forward passes under autocast
     assert all(torch.isfinite(v.float()) for v in out.values())
+
+
+def test_stargan_identity_term_reads_the_images_sent_to_their_own_domain():
+    # lambda_id (Chapter 9, not in the paper): |G(x, c) - x| over the images whose drawn
+    # target is their own domain, from the same translations (no extra generator pass)
+    torch.manual_seed(0)
+    (G, D), (G_ref, D_ref) = twins(StarGenerator(3, width=4, n_blocks=1), StarDiscriminator(3, width=4, n_layers=2))
+    before = copy.deepcopy((G, D))
+    x, d_org = images(side=16), torch.randint(3, (B,), generator=torch.Generator().manual_seed(3))
+    d_trg = torch.randint(3, (B,), generator=torch.Generator().manual_seed(7))
+    same = d_trg == d_org
+    assert 0 < int(same.sum()) < B                       # the seeds give a mixed batch
+    out = train.stargan_step(G, D, sgd(G), sgd(D), iter([(x, d_org)]), n_domains=3, lambda_id=4.0,
+                             rng=torch.Generator().manual_seed(7))
+
+    opt_g, opt_d = sgd(G_ref), sgd(D_ref)
+    c_org, c_trg = F.one_hot(d_org, 3).float(), F.one_hot(d_trg, 3).float()
+    fake = G_ref(x, c_trg)
+    (src_r, cls_r), (src_f, _) = D_ref(x), D_ref(fake.detach())
+    step(opt_d, bce(src_r, 1) + bce(src_f, 0) + F.cross_entropy(cls_r, d_org))
+    src, cls = D_ref(fake)
+    loss_id = (fake[same] - x[same]).abs().mean()
+    loss_g = (bce(src, 1) + F.cross_entropy(cls, d_trg) + 10.0 * (G_ref(fake, c_org) - x).abs().mean()
+              + 4.0 * loss_id)
+    step(opt_g, loss_g)
+    assert_same_state((G, D), (G_ref, D_ref), before)
+    assert_same_values(out, {"loss_g": loss_g, "loss_id": loss_id})
+    # by default the term is only reported
+    (G2, D2), _ = twins(StarGenerator(3, width=4, n_blocks=1), StarDiscriminator(3, width=4, n_layers=2))
+    out = train.stargan_step(G2, D2, sgd(G2), sgd(D2), iter([(x, torch.zeros(B, dtype=torch.long))]),
+                             n_domains=3, rng=torch.Generator().manual_seed(7))
+    assert float(out["loss_id"]) > 0      # reported (test_stargan_step_matches_choi_et_al: not in loss_g)

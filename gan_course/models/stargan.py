@@ -105,3 +105,26 @@ def pairwise_parameter_counts(n_domains: int, *, channels: int = 1, width: int =
     n_gen = n_domains * (n_domains - 1)
     return {"k": n_domains, "stargan": star, "cyclegan_one": one, "n_generators": n_gen,
             "pairwise": n_gen * one, "ratio": n_gen * one / star}
+
+
+def attribute_edit(attributes: torch.Tensor, j: int, exclusive=()) -> torch.Tensor:
+    """Target attribute vectors that change one attribute of every image (Chapter 9, CelebA).
+
+    ``attributes``: (B, n) in {0, 1}. If ``j`` belongs to the group ``exclusive`` (indices of
+    attributes of which an image has at most one, such as the hair colours), the target sets
+    ``j`` and clears the rest of the group; otherwise it flips attribute ``j`` (male <-> female,
+    young <-> old). Returns a new float tensor (B, n); the other attributes are kept.
+    """
+    if attributes.ndim != 2:
+        raise ValueError(f"attributes must be (B, n) vectors, got {tuple(attributes.shape)}")
+    n = attributes.shape[1]
+    exclusive = list(exclusive)
+    if not 0 <= j < n or any(not 0 <= e < n for e in exclusive):
+        raise ValueError(f"attribute indices must lie in 0..{n - 1}, got j={j}, exclusive={exclusive}")
+    c = attributes.float().clone()
+    if j in exclusive:
+        c[:, exclusive] = 0
+        c[:, j] = 1
+    else:
+        c[:, j] = 1 - c[:, j]
+    return c
