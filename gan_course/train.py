@@ -942,7 +942,8 @@ def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: 
                   adversarial: bool = True, precision: MixedPrecision | None = None) -> dict:
     """One iteration of CycleGAN with least-squares adversarial losses (Zhu et al., 2017).
 
-    Generators: adversarial loss for both mappings + lambda_cycle x (|G_ba(G_ab(a)) - a| +
+    Generators: E[(D_b(G_ab(a)) - 1)^2] + E[(D_a(G_ba(b)) - 1)^2] (no factor 1/2: the paper
+    halves only the discriminators' objective) + lambda_cycle x (|G_ba(G_ab(a)) - a| +
     |G_ab(G_ba(b)) - b|) + lambda_cycle x lambda_identity x (|G_ab(b) - b| + |G_ba(a) - a|).
     Ablations: ``lambda_cycle=0`` (adversarial only), ``adversarial=False`` (cycle only, no D;
     the keys about D are left out). ``opt_g`` optimises both generators, ``opt_d`` both
@@ -971,8 +972,11 @@ def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: 
             loss_g = loss_g + lambda_cycle * lambda_identity * loss_id
             out["loss_identity"] = loss_id
         if adversarial:
-            loss_adv = (losses.generator_loss_least_squares(D_b(fake_b))
-                        + losses.generator_loss_least_squares(D_a(fake_a)))
+            # the paper's E[(D(G(x)) - 1)^2], without the factor 1/2 of D's objective
+            # (losses.generator_loss_least_squares carries it), so that the cycle weighs
+            # lambda_cycle = 10 times one adversarial term, as in Zhu et al.'s code
+            loss_adv = (2 * losses.generator_loss_least_squares(D_b(fake_b))
+                        + 2 * losses.generator_loss_least_squares(D_a(fake_a)))
             loss_g = loss_g + loss_adv
             out["loss_adv"] = loss_adv
     out["grad_norm_g"] = _update(opt_g, loss_g, mp, G_ab, G_ba)

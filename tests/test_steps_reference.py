@@ -236,10 +236,11 @@ def test_cyclegan_step_matches_zhu_et_al():
                               lambda_cycle=10.0, lambda_identity=0.5)
 
     opt_g, opt_d = sgd(R_ab, R_ba), sgd(R_a, R_b)
-    # 1. the generators first. Least-squares GAN terms E(D(G(x)) - 1)²; the package (like
-    #    its discriminator loss) carries a factor ½ that the paper's generator loss does not
+    # 1. the generators first. Least-squares GAN terms E(D(G(x)) - 1)² without a factor ½:
+    #    the paper (and its code, loss_G_A = criterionGAN(...), loss_D = (real + fake) * 0.5)
+    #    halves only the discriminators' objective, so cycle : adversarial = lambda : 1
     fake_b, fake_a = R_ab(a), R_ba(b)
-    adversarial = 0.5 * ((R_b(fake_b) - 1) ** 2).mean() + 0.5 * ((R_a(fake_a) - 1) ** 2).mean()
+    adversarial = ((R_b(fake_b) - 1) ** 2).mean() + ((R_a(fake_a) - 1) ** 2).mean()
     cycle = (R_ba(fake_b) - a).abs().mean() + (R_ab(fake_a) - b).abs().mean()
     identity = (R_ab(b) - b).abs().mean() + (R_ba(a) - a).abs().mean()
     loss_g = adversarial + 10.0 * cycle + 10.0 * 0.5 * identity
