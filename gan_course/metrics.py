@@ -283,7 +283,7 @@ def ridge_probe(train_features, train_labels, test_features, test_labels, *,
 
     def fit(x, y, alpha_values):
         # ridge regression, in the primal (d x d) or the dual (n x n) form, whichever is smaller
-        mean, std = x.mean(0), x.std(0)
+        mean, std = x.mean(0), x.std(0, correction=0)
         std = torch.where(std > 1e-12, std, torch.ones_like(std))
         xs = (x - mean) / std
         offset = torch.nn.functional.one_hot(y, n_classes).double().mean(0)

@@ -132,27 +132,31 @@ def test_class_shares_and_total_variation():
         metrics.total_variation([0.5, 0.5], [1.0, 0.0, 0.0])
 
 
-def test_linear_probe_regularisation():
-    from sklearn.linear_model import LogisticRegression
+@pytest.mark.parametrize("n, d", [(80, 20), (40, 120)])  # the primal and the dual form
+def test_ridge_probe_is_ridge_regression_of_one_hot_labels(n, d):
+    from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
     g = torch.Generator().manual_seed(0)
-    x = torch.randn(200, 5, generator=g)
-    y = (x[:, 0] > 0).long()
-    assert metrics.linear_probe(x[:100], y[:100], x[100:], y[100:]) >= 0.95
-    # many noisy features, few samples: the penalty decides the fit; C must reach it
-    x = torch.randn(120, 60, generator=g)
-    y = (x[:, 0] + 2 * torch.randn(120, generator=g) > 0).long()
-    accs = []
-    for C in (1e-3, 1e3):
-        scaler = StandardScaler().fit(x[:60].numpy())
-        ref = LogisticRegression(C=C, max_iter=2000).fit(scaler.transform(x[:60].numpy()), y[:60].numpy())
-        expected = ref.score(scaler.transform(x[60:].numpy()), y[60:].numpy())
-        accs.append(metrics.linear_probe(x[:60], y[:60], x[60:], y[60:], C=C))
-        assert accs[-1] == pytest.approx(expected)
-    assert accs[0] != accs[1]
-    with pytest.raises(ValueError, match="positive"):
-        metrics.linear_probe(x, y, x, y, C=0.0)
+    w = torch.randn(d, 3, generator=g)
+    x = torch.randn(n + 50, d, generator=g)
+    y = (x @ w + 0.5 * torch.randn(n + 50, 3, generator=g)).argmax(1)
+    x_tr, y_tr, x_te, y_te = x[:n], y[:n], x[n:], y[n:]
+    for alpha in (0.01, 1.0):
+        result = metrics.ridge_probe(x_tr, y_tr, x_te, y_te, alphas=(alpha,))
+        scaler = StandardScaler().fit(x_tr.numpy())
+        ref = Ridge(alpha=alpha * n).fit(scaler.transform(x_tr.numpy()), np.eye(3)[y_tr.numpy()])
+        pred = ref.predict(scaler.transform(x_te.numpy())).argmax(1)
+        assert result.alpha == alpha
+        assert result.accuracy == pytest.approx(float((pred == y_te.numpy()).mean()))
+    best = metrics.ridge_probe(x_tr, y_tr, x_te, y_te, alphas=(1e-3, 1e-1, 10.0, 1e3))
+    assert best.alpha in (1e-3, 1e-1, 10.0, 1e3) and 0 <= best.validation_accuracy <= 1
+    # the chosen penalty is refitted on every training row: the same as asking for it alone
+    assert best.accuracy == metrics.ridge_probe(x_tr, y_tr, x_te, y_te, alphas=(best.alpha,)).accuracy
+    with pytest.raises(ValueError, match="feature matrices"):
+        metrics.ridge_probe(x_tr, y_tr, x_te[:, :5], y_te)
+    with pytest.raises(ValueError, match="alphas"):
+        metrics.ridge_probe(x_tr, y_tr, x_te, y_te, alphas=(0.0,))
 
 
 def test_interpolate_rows_matches_the_vector_functions():
