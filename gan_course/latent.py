@@ -50,6 +50,28 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, mode: str = 
     raise ValueError(f"unknown interpolation mode {mode!r}; accepted: 'linear', 'spherical'")
 
 
+def interpolate_rows(z0: torch.Tensor, z1: torch.Tensor, t: float = 0.5, mode: str = "linear") -> torch.Tensor:
+    """Row by row, the point at ``t`` between z0[i] and z1[i]: (N, d), (N, d) -> (N, d).
+
+    ``mode``: ``"linear"`` ((1 - t) z0 + t z1) or ``"spherical"`` (:func:`slerp` of each pair,
+    linear for (anti)parallel pairs). Chapter 5 compares the two midpoints of many pairs.
+    """
+    if z0.ndim != 2 or z0.shape != z1.shape:
+        raise ValueError(f"interpolate_rows expects two batches of the same shape (N, d), got "
+                         f"{tuple(z0.shape)}, {tuple(z1.shape)}")
+    if mode == "linear":
+        return (1 - t) * z0 + t * z1
+    if mode != "spherical":
+        raise ValueError(f"unknown interpolation mode {mode!r}; accepted: 'linear', 'spherical'")
+    cos = (z0 * z1).sum(1) / (z0.norm(dim=1) * z1.norm(dim=1))
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))[:, None]          # (N, 1)
+    sin = torch.sin(omega)
+    parallel = sin.abs() < 1e-6
+    safe = torch.where(parallel, torch.ones_like(sin), sin)
+    out = (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / safe
+    return torch.where(parallel, (1 - t) * z0 + t * z1, out)
+
+
 def arithmetic(z_a: torch.Tensor, z_b: torch.Tensor, z_c: torch.Tensor) -> torch.Tensor:
     """mean(z_a) - mean(z_b) + mean(z_c): the DCGAN paper's vector arithmetic on averaged z.
 

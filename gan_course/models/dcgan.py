@@ -104,7 +104,7 @@ class DCGANDiscriminator(nn.Module):
     Stages: ``body`` halves the side down to 4x4 (no normalisation on the input layer),
     ``head`` is one 4x4 convolution to a logit. ``features(x)`` returns the last hidden
     activations, flattened: (B, config.feature_dim), used in Chapter 5 to probe what the
-    discriminator learned. ``norm``: ``"batch"`` (the paper), ``"instance"``, ``"layer"``
+    discriminator learned; ``layer_features(x)`` returns every hidden layer's activations. ``norm``: ``"batch"`` (the paper), ``"instance"``, ``"layer"``
     or ``"none"``.
     """
 
@@ -127,6 +127,22 @@ class DCGANDiscriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.config.channels, self.config.image_size, "discriminator")
         return self.body(x).flatten(1)                          # (B, widths[-1] * 16)
+
+    def layer_features(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Activations of every hidden layer of ``body`` (after each LeakyReLU), Chapter 5.
+
+        A tuple of ``n_up`` tensors (B, width * 2**i, size / 2**(i+1), size / 2**(i+1)); the
+        last one, flattened, is :meth:`features`. The DCGAN paper's linear probe reads all of
+        them (:func:`gan_course.metrics.pooled_layer_features`).
+        """
+        check_images(x, self.config.channels, self.config.image_size, "discriminator")
+        out = []
+        h = x
+        for layer in self.body:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(h)                                   # (B, w_i, n_i, n_i)
+        return tuple(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.config.channels, self.config.image_size, "discriminator")
