@@ -60,27 +60,32 @@ def image_grid(images, nrow: int = 8, title: str | None = None, row_labels: Sequ
 
 def curves(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None,
            steps: Sequence[float] | None = None, smooth: int = 1, title: str | None = None,
-           ylabel: str | None = None, ax=None, **line_kw):
-    """Plot named curves from a history dict (e.g. losses, D(x), D(G(z))) against steps.
+           ylabel: str | None = None, ax=None, labels: Sequence[str] | None = None, **line_kw):
+    """Plot named curves from a history dict (e.g. ``loss_d``, ``d_real``, ``d_fake``) against steps.
 
-    ``smooth`` > 1 applies a moving average of that many points. Returns the Figure.
+    ``labels``: the legend entries, one per key (default: the keys), e.g.
+    ``labels=["D(x)", "D(G(z))"]`` for ``["d_real", "d_fake"]``. ``smooth`` > 1 applies a
+    moving average of that many points. Returns the Figure.
     """
     keys = list(keys) if keys is not None else [k for k in history if k != "step"]
     missing = [k for k in keys if k not in history]
     if missing:
         raise KeyError(f"history has no {missing}; it has {sorted(history)}")
+    labels = list(labels) if labels is not None else keys
+    if len(labels) != len(keys):
+        raise ValueError(f"{len(labels)} labels for {len(keys)} curves")
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.2))
     else:
         fig = ax.figure
-    for key in keys:
+    for key, label in zip(keys, labels):
         y = np.asarray(history[key], dtype=float)
         x = np.asarray(steps if steps is not None else history.get("step", np.arange(len(y))), dtype=float)
         if smooth > 1 and len(y) >= smooth:
             kernel = np.ones(smooth) / smooth
             y = np.convolve(y, kernel, mode="valid")
             x = x[smooth - 1:]
-        ax.plot(x, y, label=key, **line_kw)
+        ax.plot(x, y, label=label, **line_kw)
     ax.set_xlabel("step")
     if ylabel:
         ax.set_ylabel(ylabel)

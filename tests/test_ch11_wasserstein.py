@@ -128,7 +128,7 @@ def test_wgan_step_moves_the_generator_towards_the_data_and_reports_core_keys():
     opt_g = torch.optim.Adam(G.parameters(), 1e-2, betas=(0.0, 0.9))
     opt_d = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.0, 0.9))
     data = torch.randn(512, 2, generator=gen) * 0.1
-    batches = train.batches(data, 64, generator=gen)
+    batches = train.batches(data, 64, rng=gen)
     noise = lambda n: torch.randn(n, 2, generator=gen)   # noqa: E731
     hist = train.fit(lambda: train.wgan_step(G, D, opt_g, opt_d, batches, noise, rng=gen),
                      150, progress=False)
@@ -143,7 +143,7 @@ def test_wgan_step_clipping_r1_and_validation():
     gen = torch.Generator().manual_seed(1)
     G, D = _Shift(), _mlp_critic()
     opt_g, opt_d = torch.optim.RMSprop(G.parameters(), 5e-5), torch.optim.RMSprop(D.parameters(), 1e-2)
-    batches = train.batches(torch.randn(256, 2, generator=gen), 32, generator=gen)
+    batches = train.batches(torch.randn(256, 2, generator=gen), 32, rng=gen)
     noise = lambda n: torch.randn(n, 2, generator=gen)   # noqa: E731
     out = train.wgan_step(G, D, opt_g, opt_d, batches, noise, penalty=None, clip=0.01)
     assert "loss_gp" not in out
@@ -160,7 +160,7 @@ def test_hinge_game_runs_through_gan_step_with_raw_scores():
     gen = torch.Generator().manual_seed(2)
     G, D = _Shift(), _mlp_critic()
     opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-3), torch.optim.Adam(D.parameters(), 1e-3)
-    batches = train.batches(torch.randn(256, 2, generator=gen), 32, generator=gen)
+    batches = train.batches(torch.randn(256, 2, generator=gen), 32, rng=gen)
     out = train.gan_step(G, D, opt_g, opt_d, batches, lambda n: torch.randn(n, 2, generator=gen),
                          d_loss="hinge", g_loss="hinge")
     assert torch.isfinite(out["loss_d"]) and out["loss_d"].item() >= 0
@@ -330,3 +330,111 @@ def test_check_parallel_lines(w1, jsd, words):
     assert checks.check_parallel_lines(abs, lambda t: math.log(2) * (t != 0)).passed
     result = checks.check_parallel_lines(w1, jsd)
     assert not result.passed and words in result.message, result.message
+
+
+# ------------------------------------------------------------------ critics
+
+
+def test_spectral_norm_option_normalises_every_layer():
+    from gan_course.models import DCGANConfig, DCGANDiscriminator, MLPDiscriminator
+
+    torch.manual_seed(0)
+    D = DCGANDiscriminator(DCGANConfig(z_dim=8, width=8), norm="none", spectral_norm=True)
+    x = torch.randn(4, 1, 32, 32)
+    D.train()
+    for _ in range(100):                                  # one power-iteration step each
+        D(x)
+    convs = [m for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 4 and all(nn.utils.parametrize.is_parametrized(m) for m in convs)
+    for m in convs:
+        W = m.weight.detach().reshape(m.weight.shape[0], -1)
+        assert torch.linalg.matrix_norm(W, 2).item() == pytest.approx(1.0, rel=2e-3)
+    mlp = MLPDiscriminator(data_dim=2, hidden=(16, 16), spectral_norm=True)
+    for _ in range(100):
+        mlp(torch.randn(8, 2))
+    linears = [m for m in mlp.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 3
+    assert all(torch.linalg.matrix_norm(m.weight.detach(), 2).item() == pytest.approx(1.0, rel=2e-3)
+               for m in linears)
+    # without the option nothing is parametrized, and the weights keep their scale
+    plain = DCGANDiscriminator(DCGANConfig(z_dim=8, width=8), norm="none")
+    assert not any(nn.utils.parametrize.is_parametrized(m) for m in plain.modules())
+
+
+@pytest.mark.parametrize("norm, mixes", [("none", False), ("layer", False), ("instance", False),
+                                         ("batch", True)])
+def test_a_critic_scores_each_sample_on_its_own_unless_batch_norm(norm, mixes):
+    """The gradient penalty needs dD(x_i)/dx_j = 0 for j != i: true without batch statistics."""
+    from gan_course.models import DCGANConfig, DCGANDiscriminator
+
+    torch.manual_seed(0)
+    D = DCGANDiscriminator(DCGANConfig(z_dim=8, width=8), norm=norm).train()
+    x = torch.randn(6, 1, 32, 32, requires_grad=True)
+    (g,) = torch.autograd.grad(D(x)[0], x)
+    others = g[1:].abs().max().item()
+    assert (others > 1e-6) if mixes else (others == 0.0)
+
+
+@pytest.mark.parametrize("case", ["wgan-gp", "r1", "clip"])
+def test_wgan_step_matches_the_papers_updates_written_out(case):
+    """One wgan_step with plain SGD against Algorithm 1 of Gulrajani et al. (WGAN-GP), the
+    R1 regulariser of Mescheder et al. and the clipped WGAN, written out with PyTorch."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from gan_course.models import MLPDiscriminator, MLPGenerator
+
+    torch.manual_seed(0)
+    G = MLPGenerator(z_dim=2, data_dim=2, hidden=(16, 16), norm="batch")
+    D = MLPDiscriminator(data_dim=2, hidden=(16, 16))
+    G_ref, D_ref = copy.deepcopy(G), copy.deepcopy(D)
+    before = copy.deepcopy((G, D))
+    n_critic = {"wgan-gp": 2, "r1": 1, "clip": 3}[case]
+    gen = torch.Generator().manual_seed(1)
+    reals = [torch.randn(8, 2, generator=gen) + 2 for _ in range(n_critic)]
+    zs = [torch.randn(8, 2, generator=gen) for _ in range(n_critic + 1)]
+    noise = iter(zs)
+    sgd = lambda m: torch.optim.SGD(m.parameters(), lr=0.05)  # noqa: E731
+    options = {"wgan-gp": dict(penalty_weight=10.0),
+               "r1": dict(d_loss="bce", g_loss="nonsaturating", penalty="r1", penalty_weight=3.0),
+               "clip": dict(penalty=None, clip=0.05)}[case]
+    out = train.wgan_step(G, D, sgd(G), sgd(D), iter(reals), lambda n: next(noise), n_critic=n_critic,
+                          rng=torch.Generator().manual_seed(2), **options)
+
+    opt_g, opt_d = sgd(G_ref), sgd(D_ref)
+    eps_rng = torch.Generator().manual_seed(2)
+    for real, z in zip(reals, zs):
+        with torch.no_grad():
+            fake = G_ref(z)                              # G's samples are constants for D
+        if case == "r1":                                 # BCE + γ/2 E||∇D(x)||² on real data
+            x = real.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(D_ref(x).sum(), x, create_graph=True)
+            loss_d = (F.softplus(-D_ref(real)).mean() + F.softplus(D_ref(fake)).mean()
+                      + 3.0 / 2 * g.pow(2).sum(1).mean())
+        else:                                            # E D(G(z)) - E D(x) [+ λ E(||∇D(x̂)|| - 1)²]
+            loss_d = D_ref(fake).mean() - D_ref(real).mean()
+            if case == "wgan-gp":
+                eps = torch.rand(8, 1, generator=eps_rng)
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                (g,) = torch.autograd.grad(D_ref(x_hat).sum(), x_hat, create_graph=True)
+                loss_d = loss_d + 10.0 * ((g.norm(dim=1) - 1) ** 2).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        if case == "clip":
+            with torch.no_grad():
+                for p in D_ref.parameters():
+                    p.clamp_(-0.05, 0.05)
+    fake_scores = D_ref(G_ref(zs[-1]))                   # a fresh batch of z for G
+    loss_g = F.softplus(-fake_scores).mean() if case == "r1" else -fake_scores.mean()
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    for p_mod, r_mod, b_mod in zip((G, D), (G_ref, D_ref), before):
+        p_state, r_state, b_state = p_mod.state_dict(), r_mod.state_dict(), b_mod.state_dict()
+        for key in p_state:
+            assert torch.allclose(p_state[key].float(), r_state[key].float(), rtol=1e-5, atol=1e-6), key
+        assert any(not torch.equal(p_state[k], b_state[k]) for k in p_state if p_state[k].is_floating_point())
+    assert float(out["loss_d"]) == pytest.approx(float(loss_d.detach()), rel=1e-5, abs=1e-6)
+    assert float(out["loss_g"]) == pytest.approx(float(loss_g.detach()), rel=1e-5, abs=1e-6)
