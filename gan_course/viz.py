@@ -4,6 +4,7 @@ none calls ``plt.show()``, so the notebook decides what to display.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
@@ -131,22 +132,44 @@ def densities_1d(x, p_data, p_g, d_star=None, d=None, ax=None, title: str | None
     return fig
 
 
-def animate(fig, update: Callable[[int], None], frames: int, interval: int = 150, close: bool = True):
+def animate(fig, update: Callable[[int], None], frames: int, interval: int = 150, close: bool = True,
+            *, start: int = -1, dpi: float = 100):
     """Turn ``update(i)`` redrawing ``fig`` into an HTML animation with play controls.
 
     The result is a self-contained JavaScript + PNG animation (matplotlib's ``to_jshtml``)
     that plays in a static web page without a kernel. Returns ``IPython.display.HTML``.
+
+    ``start``: the frame the player opens on (negative counts from the end). The default,
+    the last frame, shows the result (trained samples, the end of a walk) rather than an
+    untrained grey grid; the website honours it too (``data-start-frame``,
+    book/_ext/offline_site.py). ``dpi``: resolution of the frames, whatever the figure's own
+    (a notebook's inline figures default to 72 dpi, too coarse for text). Labels outside the
+    axes (row labels, titles) are kept inside the frames: a figure without a layout engine
+    gets the constrained layout. Draw figures for the text column (about 7 inches wide):
+    the website scales the player down to fit a phone, never up.
     """
     from IPython.display import HTML
 
     if frames < 1:
         raise ValueError(f"an animation needs at least one frame, got {frames}")
+    first = start + frames if start < 0 else start
+    if not 0 <= first < frames:
+        raise ValueError(f"start={start} is not a frame of an animation with {frames} frames")
+    if dpi <= 0:
+        raise ValueError(f"dpi must be positive, got {dpi}")
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
     anim = animation.FuncAnimation(fig, lambda i: update(i), frames=frames, interval=interval, blit=False)
-    with matplotlib.rc_context({"animation.embed_limit": 30}):
+    with matplotlib.rc_context({"animation.embed_limit": 30, "savefig.dpi": dpi,
+                                "animation.frame_format": "png"}):
         html = anim.to_jshtml(default_mode="loop")
     if close:
         plt.close(fig)
-    return HTML(html)
+    # open on `first` in a live notebook too: set the frame right after the player is built
+    html = re.sub(r"(anim\w+) = new Animation\(([^;]*?)\);",
+                  lambda m: f"{m.group(1)} = new Animation({m.group(2)});\n        {m.group(1)}.set_frame({first});",
+                  html, count=1)
+    return HTML(f'<div class="gc-animation" data-start-frame="{first}">\n{html}\n</div>')
 
 
 def _limits(lim, mixture) -> tuple[float, float]:
