@@ -146,3 +146,105 @@ def domain_classification_loss(domain_logits: torch.Tensor, target: torch.Tensor
     if target.shape != domain_logits.shape:
         raise ValueError(f"attribute targets {tuple(target.shape)} must match the logits {tuple(domain_logits.shape)}")
     return F.binary_cross_entropy_with_logits(domain_logits, target.float(), reduction="sum") / len(target)
+
+
+# ---------------------------------------------------------------------------------------
+# Wasserstein, hinge and gradient penalties (Chapter 11): D's raw output is a critic value
+# ---------------------------------------------------------------------------------------
+
+
+def critic_loss_wasserstein(real_scores: torch.Tensor,
+                            fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic's loss E[D(G(z))] - E[D(x)] (Arjovsky et al., 2017), Chapter 11.
+
+    Minimising it maximises E[D(x)] - E[D(G(z))], the Kantorovich-Rubinstein estimate
+    of W1 when D is 1-Lipschitz. Scores (B,) or (B, 1, H, W); each batch is averaged
+    on its own, so the two batches may differ in size.
+    """
+    real_scores = _logits(real_scores, "real_scores")
+    fake_scores = _logits(fake_scores, "fake_scores")
+    return fake_scores.mean() - real_scores.mean()
+
+
+def generator_loss_wasserstein(fake_scores: torch.Tensor) -> torch.Tensor:
+    """The generator's Wasserstein loss -E[D(G(z))] (also the hinge GAN's), Chapter 11."""
+    return -_logits(fake_scores, "fake_scores").mean()
+
+
+def discriminator_loss_hinge(real_scores: torch.Tensor,
+                             fake_scores: torch.Tensor) -> torch.Tensor:
+    """The hinge loss E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], Chapter 11.
+
+    Lim and Ye (2017); with spectral normalisation in Miyato et al. (2018). Real scores
+    above 1 and generated scores below -1 cost nothing: D stops pushing samples it
+    already separates by the margin. The generator's side is -E[D(G(z))].
+    """
+    real_scores = _logits(real_scores, "real_scores")
+    fake_scores = _logits(fake_scores, "fake_scores")
+    return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+
+
+generator_loss_hinge = generator_loss_wasserstein
+
+GENERATOR_LOSSES["wasserstein"] = generator_loss_wasserstein
+GENERATOR_LOSSES["hinge"] = generator_loss_hinge
+DISCRIMINATOR_LOSSES["wasserstein"] = critic_loss_wasserstein
+DISCRIMINATOR_LOSSES["hinge"] = discriminator_loss_hinge
+
+
+def _input_gradients(D, x: torch.Tensor) -> torch.Tensor:
+    """dD(x)/dx for every sample, with the graph kept (create_graph=True), shape of x."""
+    x = x.requires_grad_(True)
+    scores = D(x)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    return grad
+
+
+def _same_shape(real: torch.Tensor, fake: torch.Tensor) -> None:
+    if real.shape != fake.shape:
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must "
+                         "have the same shape: each interpolate pairs a real sample "
+                         "with a generated one")
+    if real.ndim < 2:
+        raise ValueError(f"expected a batch of samples (B, ...), got {tuple(real.shape)}")
+
+
+def interpolates(real: torch.Tensor, fake: torch.Tensor, *,
+                 rng: torch.Generator | None = None) -> torch.Tensor:
+    """Random points on the segments between paired samples, Chapter 11.
+
+    x̂_i = ε_i x_i + (1 - ε_i) x̃_i with one ε_i ~ U[0, 1] per sample (not one per batch,
+    not one per pixel). Inputs (B, ...) of equal shape; output (B, ...), detached.
+    """
+    _same_shape(real, fake)
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)        # (B, 1, 1, 1) for images
+    eps = torch.rand(shape, generator=rng, dtype=real.dtype).to(real.device)
+    return (eps * real.detach() + (1 - eps) * fake.detach()).detach()
+
+
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, *,
+                     rng: torch.Generator | None = None) -> torch.Tensor:
+    """WGAN-GP's penalty E[(||∇D(x̂)||₂ - 1)²] on random interpolates (Gulrajani et al.,
+    2017), Chapter 11; the caller multiplies it by λ (10 in the paper).
+
+    The norm is taken per sample, over every dimension but the batch (for images: over
+    channels, rows and columns together), and the gradient keeps its graph
+    (``create_graph=True``) so that the penalty can be minimised by D's parameters.
+    ``real``, ``fake``: (B, ...) of equal shape; returns a 0-d tensor.
+    """
+    x_hat = interpolates(real, fake, rng=rng)
+    grad = _input_gradients(D, x_hat)                        # (B, ...)
+    norms = grad.flatten(1).norm(2, dim=1)                   # (B,): one norm per sample
+    return ((norms - 1.0) ** 2).mean()
+
+
+def r1_penalty(D, real: torch.Tensor) -> torch.Tensor:
+    """The R1 penalty E[||∇D(x)||²] on real data (Mescheder et al., 2018), Chapter 11.
+
+    Zero-centred: it pulls D's slope at the data towards 0. The paper's regulariser is
+    γ/2 times this value; the caller multiplies. ``real``: (B, ...); returns a 0-d tensor.
+    """
+    if real.ndim < 2:
+        raise ValueError(f"expected a batch of samples (B, ...), got {tuple(real.shape)}")
+    grad = _input_gradients(D, real.detach().clone())        # (B, ...)
+    return grad.flatten(1).pow(2).sum(1).mean()

@@ -503,3 +503,199 @@ def pearson_chi2(p, q, x) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(q > 0, (p - q) ** 2 / np.where(q > 0, q, 1.0), 0.0)
     return integrate(terms, x)
+
+
+# ---------------------------------------------------------------------------------------
+# Chapter 11: the parallel lines, power iteration and the Dirac-GAN
+# ---------------------------------------------------------------------------------------
+
+
+def parallel_lines(n: int, theta: float, *, rng: torch.Generator | None = None):
+    """Samples of Arjovsky et al.'s parallel lines: (0, z) and (θ, z), z ~ U[0, 1].
+
+    Returns ``(real, fake)``, two (n, 2) float32 tensors with independent z. The two
+    distributions have disjoint supports for θ ≠ 0: JSD = log 2 and W1 = |θ|.
+    """
+    if n < 1:
+        raise ValueError(f"n must be positive, got {n}")
+    z = torch.rand(2, n, generator=rng)
+    real = torch.stack([torch.zeros(n), z[0]], dim=1)
+    fake = torch.stack([torch.full((n,), float(theta)), z[1]], dim=1)
+    return real, fake
+
+
+def parallel_lines_distances(theta: float) -> dict:
+    """Exact distances between the parallel lines at 0 and θ (Arjovsky et al., 2017)."""
+    apart = theta != 0
+    return {"W1": abs(float(theta)), "JSD": math.log(2) if apart else 0.0,
+            "KL": math.inf if apart else 0.0, "TV": 1.0 if apart else 0.0}
+
+
+def power_iteration(W: torch.Tensor, *, iterations: int = 1, u: torch.Tensor | None = None,
+                    rng: torch.Generator | None = None):
+    """Estimate the largest singular value of W by power iteration (Miyato et al., 2018).
+
+    ``W``: (m, ...) is read as the matrix (m, n) of its first dimension against the rest
+    (a convolution's weight (out, in, k, k) as (out, in·k·k), as spectral normalisation
+    does). Each iteration: v = Wᵀu / ||Wᵀu||, u = Wv / ||Wv||; then σ = uᵀ W v.
+    ``u``: the starting left vector (m,), else a random unit vector drawn with ``rng``.
+    Returns ``(sigma, u, v)``: a 0-d tensor and the two unit vectors, detached.
+    """
+    if W.ndim < 2:
+        raise ValueError(f"W must have at least 2 dimensions, got {tuple(W.shape)}")
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    mat = W.detach().reshape(W.shape[0], -1)
+    if u is None:
+        u = torch.randn(mat.shape[0], generator=rng, dtype=mat.dtype).to(mat.device)
+    if u.shape != (mat.shape[0],):
+        raise ValueError(f"u must have shape ({mat.shape[0]},), got {tuple(u.shape)}")
+    u = F.normalize(u.detach(), dim=0)
+    for _ in range(iterations):
+        v = F.normalize(mat.T @ u, dim=0)       # (n,)
+        u = F.normalize(mat @ v, dim=0)         # (m,)
+    return u @ mat @ v, u, v
+
+
+DIRAC_GAMES = ("gan", "nsgan", "wgan", "wgan_gp")
+
+
+def _check_dirac_game(game: str) -> None:
+    if game not in DIRAC_GAMES:
+        raise ValueError(f"unknown Dirac-GAN game {game!r}; accepted: {', '.join(DIRAC_GAMES)}")
+
+
+def dirac_losses(theta, psi, game: str = "gan", *, gamma: float = 0.0,
+                 gp_weight: float = 10.0):
+    """The two players' losses in the Dirac-GAN of Mescheder et al. (2018), Chapter 11.
+
+    Data: a point mass at 0; generator: a point mass at θ; discriminator D(x) = ψ x.
+    Returns ``(loss_d, loss_g)``, both to be minimised, as the package's losses write them
+    on the logits ψ·0 (real) and ψθ (generated): ``gan`` (D's cross-entropy, minimax G),
+    ``nsgan`` (non-saturating G), ``wgan`` (critic E[D(G(z))] - E[D(x)]) and ``wgan_gp``
+    (plus gp_weight (|ψ| - 1)², since ∇ₓD = ψ at every interpolate). ``gamma`` > 0 adds the
+    R1 regulariser γ/2 ψ² (∇ₓD = ψ at the data) to D's loss. Works on floats, NumPy
+    arrays and tensors alike (tensors keep their graph).
+    """
+    _check_dirac_game(game)
+    t = torch.as_tensor(theta, dtype=torch.float64)
+    p = torch.as_tensor(psi, dtype=torch.float64)
+    fake_logit = p * t
+    if game in ("gan", "nsgan"):
+        loss_d = F.softplus(torch.zeros_like(fake_logit)) + F.softplus(fake_logit)
+        loss_g = -F.softplus(fake_logit) if game == "gan" else F.softplus(-fake_logit)
+    else:
+        loss_d = fake_logit - p * 0.0
+        loss_g = -fake_logit
+        if game == "wgan_gp":
+            loss_d = loss_d + gp_weight * (p.abs() - 1.0) ** 2
+    if gamma:
+        loss_d = loss_d + gamma / 2 * p ** 2
+    return loss_d, loss_g
+
+
+def dirac_vector_field(theta, psi, game: str = "gan", *, gamma: float = 0.0,
+                       gp_weight: float = 10.0) -> np.ndarray:
+    """The gradient vector field v(θ, ψ) = (-∂L_G/∂θ, -∂L_D/∂ψ) of the Dirac-GAN, derived by
+    hand (Chapter 11): gradient descent of both players moves (θ, ψ) by lr · v.
+
+    With σ the logistic function and ℓ = ψθ:
+
+    * gan:     v = ( ψ σ(ℓ),   -θ σ(ℓ) - γψ)
+    * nsgan:   v = ( ψ σ(-ℓ),  -θ σ(ℓ) - γψ)
+    * wgan:    v = ( ψ,        -θ - γψ)
+    * wgan_gp: v = ( ψ,        -θ - 2 λ (|ψ| - 1) sign(ψ) - γψ), with sign(0) = 0.
+
+    ``theta``, ``psi``: floats or NumPy arrays of the same shape; returns an array of
+    shape (2, ...) (the field on a grid, for a quiver plot).
+    """
+    _check_dirac_game(game)
+    theta, psi = np.asarray(theta, dtype=float), np.asarray(psi, dtype=float)
+    logit = psi * theta
+    sig = 1.0 / (1.0 + np.exp(-logit))
+    if game == "gan":
+        d_theta, d_psi = psi * sig, -theta * sig
+    elif game == "nsgan":
+        d_theta, d_psi = psi * (1.0 - sig), -theta * sig
+    else:
+        d_theta, d_psi = psi, -theta
+        if game == "wgan_gp":
+            d_psi = d_psi - 2 * gp_weight * (np.abs(psi) - 1.0) * np.sign(psi)
+    return np.stack([d_theta, d_psi - gamma * psi])
+
+
+def dirac_jacobian(game: str = "gan", *, gamma: float = 0.0, gp_weight: float = 10.0,
+                   point=(0.0, 0.0)) -> np.ndarray:
+    """The Jacobian of the Dirac-GAN's vector field at ``point``, 2 x 2, by automatic
+    differentiation of :func:`dirac_losses` (not of the hand-derived field).
+
+    Raises a ValueError for WGAN-GP on the line ψ = 0, where its field jumps.
+    """
+    _check_dirac_game(game)
+    if game == "wgan_gp" and point[1] == 0:
+        raise ValueError("the WGAN-GP field has no Jacobian where ψ = 0: the penalty's "
+                         "gradient jumps from -2λ to +2λ as ψ crosses 0")
+
+    def field(x):                       # x = (θ, ψ) -> v(θ, ψ) = (-∂L_G/∂θ, -∂L_D/∂ψ)
+        theta, psi = x[0], x[1]
+        loss_d, loss_g = dirac_losses(theta, psi, game, gamma=gamma, gp_weight=gp_weight)
+        (g_theta,) = torch.autograd.grad(loss_g, theta, create_graph=True)
+        (d_psi,) = torch.autograd.grad(loss_d, psi, create_graph=True)
+        return torch.stack([-g_theta, -d_psi])
+
+    x0 = torch.tensor(point, dtype=torch.float64)
+    return torch.autograd.functional.jacobian(field, x0).detach().numpy()
+
+
+def dirac_jacobian_analytic(game: str = "gan", *, gamma: float = 0.0) -> np.ndarray:
+    """The Jacobian at the equilibrium (0, 0), from the formulas of Mescheder et al. (2018).
+
+    J = [[0, f'(0)], [-f'(0), -γ]] with f'(0) = 1/2 for the cross-entropy games and 1 for
+    WGAN, so the eigenvalues are (-γ ± sqrt(γ² - 4 f'(0)²)) / 2: ±i f'(0) without R1.
+    WGAN-GP has none: its field is discontinuous at ψ = 0 (a ValueError says so).
+    """
+    _check_dirac_game(game)
+    if game == "wgan_gp":
+        raise ValueError("the WGAN-GP field has no Jacobian at (0, 0): the penalty's "
+                         "gradient jumps from -2λ to +2λ as ψ crosses 0")
+    a = 0.5 if game in ("gan", "nsgan") else 1.0
+    return np.array([[0.0, a], [-a, -float(gamma)]])
+
+
+def dirac_trajectory(game: str = "gan", *, start=(1.0, 1.0), steps: int = 1000,
+                     lr: float = 0.1, lr_d: float | None = None,
+                     mode: str = "simultaneous", n_critic: int = 1, gamma: float = 0.0,
+                     gp_weight: float = 10.0, clip: float | None = None) -> np.ndarray:
+    """Gradient steps of both players in the Dirac-GAN; returns the (steps + 1, 2) path of
+    (θ, ψ) (Chapter 11).
+
+    ``mode``: ``simultaneous`` (both players step from the same point) or ``alternating``
+    (``n_critic`` D steps, then one G step that sees the new ψ). ``lr`` is G's learning
+    rate and ``lr_d`` D's (default: the same; a different one is the two time-scale
+    update rule). ``clip``: WGAN's weight clipping of ψ to [-clip, clip] after D's steps.
+    """
+    _check_dirac_game(game)
+    if mode not in ("simultaneous", "alternating"):
+        raise ValueError(f"mode must be 'simultaneous' or 'alternating', got {mode!r}")
+    if steps < 0 or n_critic < 1 or lr <= 0 or (lr_d is not None and lr_d <= 0):
+        raise ValueError("need steps >= 0, n_critic >= 1 and positive learning rates")
+    lr_d = lr if lr_d is None else lr_d
+    opts = {"gamma": gamma, "gp_weight": gp_weight}
+    theta, psi = float(start[0]), float(start[1])
+    path = np.empty((steps + 1, 2))
+    path[0] = theta, psi
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, steps + 1):
+            if mode == "simultaneous":
+                v = dirac_vector_field(theta, psi, game, **opts)
+                theta, psi = theta + lr * v[0], psi + lr_d * v[1]
+                if clip is not None:
+                    psi = min(max(psi, -clip), clip)
+            else:
+                for _ in range(n_critic):
+                    psi = psi + lr_d * dirac_vector_field(theta, psi, game, **opts)[1]
+                    if clip is not None:
+                        psi = min(max(psi, -clip), clip)
+                theta = theta + lr * dirac_vector_field(theta, psi, game, **opts)[0]
+            path[k] = theta, psi
+    return path

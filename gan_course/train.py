@@ -1128,3 +1128,95 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float = 0.99) -> Non
         a.lerp_(p.detach(), 1.0 - decay)
     for a, b in zip(average.buffers(), model.buffers()):
         a.copy_(b)
+
+
+# ---------------------------------------------------------------------------------------
+# Wasserstein GANs and penalised critics (Chapter 11)
+# ---------------------------------------------------------------------------------------
+
+PENALTIES = (None, "gp", "r1")
+
+
+def clip_weights(module: nn.Module, clip: float) -> None:
+    """Clamp every parameter of ``module`` to [-clip, clip] in place (the original WGAN)."""
+    if not clip > 0:
+        raise ValueError(f"clip must be positive, got {clip}")
+    with torch.no_grad():
+        for p in module.parameters():
+            p.clamp_(-clip, clip)
+
+
+def wgan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
+              opt_d: torch.optim.Optimizer, real_batches: Iterator[torch.Tensor],
+              noise: Callable[[int], torch.Tensor], *, n_critic: int = 5,
+              d_loss: str | Callable = "wasserstein",
+              g_loss: str | Callable = "wasserstein", penalty: str | None = "gp",
+              penalty_weight: float = 10.0, clip: float | None = None,
+              precision: MixedPrecision | None = None,
+              rng: torch.Generator | None = None) -> dict:
+    """One generator iteration of a critic game: ``n_critic`` critic steps with an optional
+    penalty or weight clipping, then one generator step (Chapter 11).
+
+    The defaults are WGAN-GP (Gulrajani et al., 2017, Algorithm 1): Wasserstein losses,
+    5 critic steps, the gradient penalty on random interpolates with λ = 10 (use Adam
+    with lr 1e-4 and betas (0, 0.9)). Other games of the chapter are options:
+
+    * the original WGAN: ``penalty=None, clip=0.01`` (with RMSProp, lr 5e-5);
+    * R1 (Mescheder et al., 2018): ``d_loss="bce", g_loss="nonsaturating", penalty="r1",
+      n_critic=1``, where ``penalty_weight`` is γ and the regulariser γ/2 E||∇D(x)||²;
+    * hinge: ``d_loss="hinge", g_loss="hinge", penalty=None, n_critic=1`` (with a
+      spectrally normalised D), also played by :func:`gan_step`.
+
+    ``noise(n)`` returns a batch of z; ``rng`` draws the interpolation coefficients. Each
+    critic step takes a fresh real batch and fresh samples of G (entering D as
+    constants); the generator step draws a fresh batch of z, as in the paper's algorithm.
+    The penalty is computed in float32, outside autocast. Returns the core keys (``d_real``,
+    ``d_fake``: mean critic values, or probabilities for ``d_loss="bce"``, from the last
+    critic step; ``loss_d`` includes the penalty) and ``loss_gp`` or ``loss_r1``, the
+    penalty without its weight.
+    """
+    if not isinstance(n_critic, int) or n_critic < 1:
+        raise ValueError(f"n_critic (critic steps per generator step) must be an integer "
+                         f">= 1, got {n_critic!r}")
+    if penalty not in PENALTIES:
+        raise ValueError(f"unknown penalty {penalty!r}; accepted: None, 'gp', 'r1'")
+    if penalty_weight < 0:
+        raise ValueError(f"penalty_weight must be >= 0, got {penalty_weight}")
+    if clip is not None and not clip > 0:
+        raise ValueError(f"clip must be positive or None, got {clip}")
+    d_loss_fn = d_loss if callable(d_loss) else losses.discriminator_loss_named(d_loss)
+    g_loss_fn = g_loss if callable(g_loss) else losses.generator_loss(g_loss)
+    as_prob = torch.sigmoid if d_loss == "bce" else (lambda t: t)
+    mp = precision or _FP32
+    extras = {}
+
+    # 1. update the critic n_critic times; G is frozen (its samples enter D as constants)
+    set_requires_grad(D, True)
+    for _ in range(n_critic):
+        real = next(real_batches)
+        with torch.no_grad(), mp.autocast():
+            fake = G(noise(real.shape[0])).float()
+        with mp.autocast():
+            real_scores, fake_scores = D(real).float(), D(fake).float()
+            loss_d = d_loss_fn(real_scores, fake_scores)
+        if penalty == "gp":    # in float32: the penalty differentiates a gradient
+            value = losses.gradient_penalty(D, real, fake, rng=rng)
+            loss_d = loss_d + penalty_weight * value
+            extras["loss_gp"] = value
+        elif penalty == "r1":
+            value = losses.r1_penalty(D, real)
+            loss_d = loss_d + penalty_weight / 2 * value
+            extras["loss_r1"] = value
+        norm_d = _update(opt_d, loss_d, mp, D)
+        if clip is not None:
+            clip_weights(D, clip)
+
+    # 2. update G once on a fresh batch of z; D is frozen (gradients flow through it)
+    set_requires_grad(D, False)
+    with mp.autocast():
+        loss_g = g_loss_fn(D(G(noise(real.shape[0]))).float())
+    norm_g = _update(opt_g, loss_g, mp, G)
+    set_requires_grad(D, True)
+
+    return _core(loss_d, loss_g, as_prob(real_scores.detach()).mean(),
+                 as_prob(fake_scores.detach()).mean(), norm_d, norm_g, **extras)

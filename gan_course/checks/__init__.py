@@ -14,9 +14,11 @@ One module per chapter; every module's ``__all__`` is re-exported here, so that
 """
 
 from . import cogan, conditional, cyclegan, dcgan, divergence, lsgan, minimax, modes, saturation, stargan
+from . import wasserstein
 from ._common import CheckResult, _guarded
 
-_CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan, conditional, cyclegan, cogan, stargan)
+_CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan, conditional, cyclegan, cogan, stargan,
+             wasserstein)
 
 for _module in _CHAPTERS:
     for _name in _module.__all__:

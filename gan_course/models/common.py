@@ -180,3 +180,21 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"frozen_copy expects an nn.Module, got {type(model).__name__}")
     return copy.deepcopy(model).eval().requires_grad_(False)
+
+
+def spectral_normalise(module: nn.Module) -> nn.Module:
+    """Spectral normalisation of every convolution and linear layer of ``module``, in place
+    (Miyato et al., 2018; Chapter 11); returns ``module``.
+
+    Each weight W is used as W / σ(W), with σ the largest singular value of W read as a
+    matrix of its first dimension against the rest, estimated by one step of power
+    iteration per forward pass in training mode (PyTorch's
+    ``torch.nn.utils.parametrizations.spectral_norm``). Apply it after initialising the
+    weights: the parametrization keeps the initialised weight as its original.
+    """
+    layers = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if not layers:
+        raise ValueError(f"{type(module).__name__} has no convolution or linear layer to normalise")
+    for layer in layers:
+        nn.utils.parametrizations.spectral_norm(layer)
+    return module

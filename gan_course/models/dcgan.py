@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .common import check_images, check_norm, check_z, init_weights, norm_layer
+from .common import check_images, check_norm, check_z, init_weights, norm_layer, spectral_normalise
 
 SIZES = (32, 64)
 
@@ -104,11 +104,14 @@ class DCGANDiscriminator(nn.Module):
     Stages: ``body`` halves the side down to 4x4 (no normalisation on the input layer),
     ``head`` is one 4x4 convolution to a logit. ``features(x)`` returns the last hidden
     activations, flattened: (B, config.feature_dim), used in Chapter 5 to probe what the
-    discriminator learned; ``layer_features(x)`` returns every hidden layer's activations. ``norm``: ``"batch"`` (the paper), ``"instance"``, ``"layer"``
-    or ``"none"``.
+    discriminator learned; ``layer_features(x)`` returns every hidden layer's activations.
+    ``norm``: ``"batch"`` (the paper), ``"instance"``, ``"layer"`` or ``"none"``.
+    ``spectral_norm=True`` divides every convolution's weight by its largest singular value
+    (Chapter 11; use it with ``norm="none"``, as a critic).
     """
 
-    def __init__(self, config: DCGANConfig | None = None, *, norm: str = "batch"):
+    def __init__(self, config: DCGANConfig | None = None, *, norm: str = "batch",
+                 spectral_norm: bool = False):
         super().__init__()
         check_norm(norm, ("batch", "instance", "layer", "none"))
         self.config = config = config or DCGANConfig()
@@ -123,6 +126,9 @@ class DCGANDiscriminator(nn.Module):
         self.body = nn.Sequential(*layers)                      # -> (B, widths[-1], 4, 4)
         self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0)           # -> (B, 1, 1, 1): one logit
         self.apply(init_weights)
+        self.spectral_norm = spectral_norm
+        if spectral_norm:
+            spectral_normalise(self)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.config.channels, self.config.image_size, "discriminator")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .common import check_norm
+from .common import check_norm, spectral_normalise
 
 _ACTIVATIONS = {
     "relu": lambda: nn.ReLU(),
@@ -76,12 +76,19 @@ class MLPGenerator(MLP):
 
 
 class MLPDiscriminator(MLP):
-    """D: samples (B, data_dim) -> logits (B,) (Chapters 1-4)."""
+    """D: samples (B, data_dim) -> logits (B,) (Chapters 1-4).
+
+    No normalisation, so it also serves as a Wasserstein critic (Chapter 11);
+    ``spectral_norm=True`` divides every linear layer's weight by its largest singular value.
+    """
 
     def __init__(self, *, data_dim: int = 2, hidden: Sequence[int] = (128, 128),
-                 activation: str = "leaky_relu"):
+                 activation: str = "leaky_relu", spectral_norm: bool = False):
         super().__init__(data_dim, 1, hidden=hidden, activation=activation)
         self.data_dim = data_dim
+        self.spectral_norm = spectral_norm
+        if spectral_norm:
+            spectral_normalise(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x).squeeze(1)  # (B,)
