@@ -857,14 +857,17 @@ def acgan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *,
 
 
 def semi_supervised_step(G: nn.Module, D: nn.Module, opt_g, opt_d, labelled_batches, unlabelled_batches,
-                         noise, *, precision: MixedPrecision | None = None) -> dict:
+                         noise, *, unlabelled_weight: float = 1.0, precision: MixedPrecision | None = None) -> dict:
     """One iteration of the semi-supervised GAN (Salimans et al., 2016), K+1 classes.
 
-    D (a :class:`~gan_course.models.SemiSupervisedDiscriminator`) is trained with the
-    cross-entropy on the few labelled images, and to call unlabelled real images "real" and
-    generated ones "fake", where logit(real) = logsumexp of its K class logits. G uses
-    feature matching: it matches the mean of ``D.features`` on real and generated images.
-    Extras: ``loss_sup`` and ``loss_unsup``, the two parts of D's loss.
+    D (a :class:`~gan_course.models.SemiSupervisedDiscriminator` or
+    :class:`~gan_course.models.SemiSupervisedMLPDiscriminator`) is trained with the
+    cross-entropy on the few labelled images, plus ``unlabelled_weight`` times the GAN loss
+    that calls unlabelled real images "real" and generated ones "fake", where logit(real) =
+    logsumexp of its K class logits (the paper's equation has weight 1; the authors' code
+    0.5). G uses feature matching: the squared norm ‖E f(x) - E f(G(z))‖² of the difference
+    between the mean ``D.features`` of real and generated images.
+    Extras: ``loss_sup`` and ``loss_unsup`` (before the weight), the two parts of D's loss.
     """
     mp = precision or _FP32
     # 1. update D: supervised loss on labelled data + unsupervised real/fake loss
@@ -876,14 +879,14 @@ def semi_supervised_step(G: nn.Module, D: nn.Module, opt_g, opt_d, labelled_batc
         loss_sup = losses.classification_loss(D(x_lab), y_lab)
         real_logit, fake_logit = D.real_logit(D(x_unl)), D.real_logit(D(fake.detach()))
         loss_unsup = losses.discriminator_loss(real_logit, fake_logit)
-        loss_d = loss_sup + loss_unsup
+        loss_d = loss_sup + unlabelled_weight * loss_unsup
     norm_d = _update(opt_d, loss_d, mp, D)
     # 2. update G by feature matching on D's last hidden layer
     set_requires_grad(D, False)
     with mp.autocast():
         f_real = D.features(x_unl).detach().mean(0)
         f_fake = D.features(fake).mean(0)
-        loss_g = ((f_real - f_fake) ** 2).mean()
+        loss_g = ((f_real - f_fake) ** 2).sum()
     norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
     return _core(loss_d, loss_g, _mean_probability(real_logit), _mean_probability(fake_logit), norm_d, norm_g,
@@ -894,6 +897,8 @@ def pix2pix_step(G: nn.Module, D: nn.Module | None, opt_g, opt_d, pair_batches, 
                  adversarial: bool = True, precision: MixedPrecision | None = None) -> dict:
     """One iteration of pix2pix: G translates input a to b; a PatchGAN D judges pairs (a, b).
 
+    D's loss: as in the paper, half the cross-entropy of real pairs (a, b) as real and
+    generated pairs (a, G(a)) as fake ("we divide the objective by 2 while optimizing D").
     G's loss: non-saturating adversarial loss on the pair (a, G(a)) + lambda_l1 · |G(a) - b|.
     ``adversarial=False`` (D unused; the keys about D and ``loss_adv`` left out) gives the
     L1-only baseline; ``lambda_l1=0`` the adversarial-only one. ``d_real`` / ``d_fake``: D's
@@ -912,7 +917,7 @@ def pix2pix_step(G: nn.Module, D: nn.Module | None, opt_g, opt_d, pair_batches, 
         set_requires_grad(D, True)
         with mp.autocast():
             real_logits, fake_logits = D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1))
-            loss_d = losses.discriminator_loss(real_logits, fake_logits)
+            loss_d = 0.5 * losses.discriminator_loss(real_logits, fake_logits)
         norm_d = _update(opt_d, loss_d, mp, D)
         set_requires_grad(D, False)
         with mp.autocast():

@@ -344,3 +344,66 @@ def translation_grid(inputs, columns: Sequence, names: Sequence[str], ax=None, s
                        dim=1).flatten(0, 1)                     # (B * (1 + n), C, H, W)
     return image_grid(grid, nrow=len(names) + 1, ax=ax, scale=scale,
                       title=title if title is not None else "input | " + " | ".join(names))
+
+
+# --------------------------------------------------------------------------- Chapter 7
+
+def _diagram_box(ax, xy, text, color, w, h=0.9, fontsize=8):
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((xy[0] - w / 2, xy[1] - h / 2), w, h, color=color, alpha=0.9,
+                                boxstyle="round,pad=0.05,rounding_size=0.15"))
+    ax.text(*xy, text, ha="center", va="center", fontsize=fontsize)
+
+
+def _diagram_arrow(ax, a, b, text="", color="k", fontsize=7):
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=10, color=color, lw=1.1))
+    if text:
+        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.2, text, ha="center", fontsize=fontsize)
+
+
+def superresolution_diagram(conditional: bool = True, ax=None):
+    """Block diagram of a GAN for super-resolution (Chapter 7): G maps a low-resolution image
+    y (and optional noise z) to x̂; D judges x̂ against real high-resolution images x; a
+    content loss compares features φ of x̂ and x.
+
+    ``conditional``: draw the conditional variant, in which D also receives y (as pix2pix's
+    D receives its input; SRGAN's D sees the high-resolution image alone). Sized for the
+    text column (7 in wide). Returns the Figure.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+    else:
+        fig = ax.figure
+    box, arrow = _diagram_box, _diagram_arrow
+    box(ax, (1.2, 3.6), "low-resolution\nimage $y$", "#cfe2f3", w=2.2)
+    box(ax, (1.2, 1.6), "noise $z$\n(optional)", "#eeeeee", w=2.2)
+    box(ax, (4.3, 2.6), "generator $G(y, z)$\nupsampling CNN", "#f9cb9c", w=2.6)
+    box(ax, (7.4, 2.6), "super-resolved\n$\\hat x = G(y, z)$", "#d9ead3", w=2.4)
+    box(ax, (10.4, 2.6), "real high-res\nimage $x$", "#d9ead3", w=2.2)
+    box(ax, (10.4, 4.4), "discriminator\n" + ("$D(\\cdot, y)$" if conditional else "$D(\\cdot)$"),
+        "#f4cccc", w=2.2)
+    box(ax, (10.4, 0.8), "content loss\n$\\|\\phi(\\hat x) - \\phi(x)\\|$", "#fff2cc", w=2.6)
+    box(ax, (13.1, 4.4), "adversarial\nloss", "#fff2cc", w=1.6)
+    arrow(ax, (2.3, 3.45), (3.0, 2.95))
+    arrow(ax, (2.3, 1.75), (3.0, 2.25))
+    arrow(ax, (5.6, 2.6), (6.2, 2.6))
+    arrow(ax, (7.8, 3.05), (9.3, 4.05), "fake")
+    arrow(ax, (10.4, 3.05), (10.4, 3.95))
+    ax.text(10.5, 3.4, "real", fontsize=7)
+    arrow(ax, (7.8, 2.15), (9.1, 1.15))
+    arrow(ax, (10.4, 2.15), (10.4, 1.25))
+    arrow(ax, (11.5, 4.4), (12.3, 4.4))
+    if conditional:
+        ax.plot([1.2, 1.2, 10.4], [4.05, 5.45, 5.45], color="#3d85c6", lw=1.1)
+        arrow(ax, (10.4, 5.45), (10.4, 4.85), color="#3d85c6")
+        ax.text(5.8, 5.6, "the condition $y$ also goes to $D$ (conditional variant)",
+                color="#3d85c6", fontsize=7, ha="center")
+    ax.set_xlim(0, 14)
+    ax.set_ylim(0.2, 6.0)
+    ax.axis("off")
+    ax.set_title("G is trained with a content loss and an adversarial loss", fontsize=9)
+    fig.tight_layout()
+    return fig

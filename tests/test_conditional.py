@@ -189,3 +189,109 @@ def test_class_explorer():
     assert (e.labels == 7).all() and not torch.allclose(first, e.images)
     e.mode.value = "sweep classes"
     assert e.images.shape[0] == 40 and e.labels[:10].tolist() == list(range(10))
+
+
+def test_conditional_batch_norm_is_batch_norm_then_a_per_class_affine_map():
+    torch.manual_seed(0)
+    cbn = gc.models.ConditionalBatchNorm2d(3, n_classes=4)
+    x, y = torch.randn(6, 3, 5, 5) * 2 + 1, torch.tensor([0, 1, 2, 3, 1, 0])
+    # untrained: gamma = 1, beta = 0 for every class, i.e. plain batch norm without affine
+    assert torch.allclose(cbn(x, y), torch.nn.functional.batch_norm(x, None, None, training=True), atol=1e-6)
+    with torch.no_grad():
+        cbn.gamma.weight.copy_(torch.rand(4, 3) + 0.5)
+        cbn.beta.weight.copy_(torch.randn(4, 3))
+    out = cbn(x, y)
+    mean, var = x.mean(dim=(0, 2, 3), keepdim=True), x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    x_hat = (x - mean) / torch.sqrt(var + 1e-5)
+    for i, c in enumerate(y.tolist()):           # each image gets its own class's scale and shift
+        want = cbn.gamma.weight[c][:, None, None] * x_hat[i] + cbn.beta.weight[c][:, None, None]
+        assert torch.allclose(out[i], want, atol=1e-5)
+    # two images that are equal after normalisation differ only through their labels
+    assert not torch.allclose(out[1], cbn(x, torch.tensor([0, 2, 2, 3, 1, 0]))[1])
+    with pytest.raises(ValueError, match=r"0..3 \(4 classes\)"):
+        cbn(x, torch.tensor([0, 1, 2, 4, 1, 0]))
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        cbn(torch.randn(6, 2, 5, 5), y)
+
+
+@pytest.mark.parametrize("n_layers, field", [(1, 16), (2, 34), (3, 70)])
+def test_patch_receptive_field_is_the_papers_70_for_three_layers(n_layers, field):
+    # the formula of the property against a measurement: the input pixels whose gradient
+    # reaches one output logit, on an input large enough that no border clips the field
+    D = PatchDiscriminator(2, width=4, n_layers=n_layers, norm="none").eval()
+    assert D.receptive_field == field
+    x = torch.randn(1, 2, 160, 160, requires_grad=True)
+    out = D(x)
+    out[0, 0, out.shape[2] // 2, out.shape[3] // 2].backward()
+    seen = (x.grad.abs().sum(dim=(0, 1)) > 0)
+    rows, cols = seen.any(1).nonzero(), seen.any(0).nonzero()
+    assert int(rows.max() - rows.min() + 1) == field == int(cols.max() - cols.min() + 1)
+
+
+def test_weight_norm_linear_separates_direction_and_length():
+    torch.manual_seed(0)
+    layer = gc.models.WeightNormLinear(6, 4)
+    with torch.no_grad():
+        layer.g.copy_(torch.tensor([0.5, 1.0, 2.0, 3.0]))
+    # every unit's weight vector has length g_j, whatever the length of v_j
+    assert torch.allclose(layer.weight().norm(dim=1), layer.g)
+    with torch.no_grad():
+        layer.v.mul_(7.0)
+    assert torch.allclose(layer.weight().norm(dim=1), layer.g)
+    x = torch.randn(5, 6)
+    assert torch.allclose(layer(x), x @ layer.weight().T + layer.b)
+    # data-dependent initialisation: mean 0 and standard deviation 1 per unit on the batch
+    batch = torch.randn(300, 6) * 3 + 2
+    layer.init_from_data(batch)
+    out = layer(batch)
+    assert torch.allclose(out.mean(0), torch.zeros(4), atol=1e-4)
+    assert torch.allclose(out.std(0, unbiased=False), torch.ones(4), atol=1e-3)
+    fixed = gc.models.WeightNormLinear(6, 4, train_scale=False)
+    assert {n for n, _ in fixed.named_parameters()} == {"v", "b"}      # g is a buffer
+
+
+def test_gaussian_noise_only_in_training():
+    layer = gc.models.GaussianNoise(0.5)
+    x = torch.zeros(200_000)
+    assert torch.equal(layer.eval()(x), x)
+    noisy = layer.train()(x)
+    assert abs(float(noisy.std()) - 0.5) < 0.01 and abs(float(noisy.mean())) < 0.01
+    with pytest.raises(ValueError, match=">= 0"):
+        gc.models.GaussianNoise(-0.1)
+
+
+def test_semi_supervised_mlp_networks():
+    torch.manual_seed(0)
+    D = gc.models.SemiSupervisedMLPDiscriminator(10, hidden=(64, 32))
+    G = gc.models.SemiSupervisedMLPGenerator(z_dim=16, hidden=(32,))
+    x = torch.rand(128, 1, 32, 32) * 2 - 1
+    D.init_from_data(x)
+    # after the data-dependent initialisation, every pre-activation of the hidden layers and
+    # the logits has mean 0 and standard deviation 1 on that batch (noise off)
+    h = (x.flatten(1) + 1) / 2
+    for layer in [*D.body, *D.head]:
+        if isinstance(layer, gc.models.WeightNormLinear):
+            pre = layer(h)
+            assert torch.allclose(pre.mean(0), torch.zeros(pre.shape[1]), atol=1e-4)
+            assert torch.allclose(pre.std(0, unbiased=False), torch.ones(pre.shape[1]), atol=1e-3)
+        if not isinstance(layer, gc.models.GaussianNoise):
+            h = layer(h)
+    D.eval()
+    assert D(x).shape == (128, 10) and D.features(x).shape == (128, 32)
+    assert torch.equal(D(x), D(x))                              # eval: deterministic
+    assert not torch.equal(D.train()(x), D(x))                  # training: noisy
+    with pytest.raises(ValueError, match=r"\(B, 1, 32, 32\)"):
+        D(torch.zeros(2, 1, 28, 28))
+    fake = G(torch.rand(4, 16))
+    assert fake.shape == (4, 1, 32, 32) and fake.abs().max() <= 1
+    logits = D(fake)
+    assert torch.allclose(D.real_logit(logits), torch.logsumexp(logits, 1))
+    # the semi-supervised step runs with these networks and returns its extras
+    gen = torch.Generator().manual_seed(0)
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), 3e-3, betas=(0.5, 0.999)) for m in (G, D))
+    lab = train.batches((x[:20], torch.arange(20) % 10), 20, rng=gen)
+    unl = train.batches(x, 16, rng=gen)
+    out = train.semi_supervised_step(G, D, opt_g, opt_d, lab, unl, lambda n: torch.rand(n, 16, generator=gen),
+                                     unlabelled_weight=0.5)
+    assert {"loss_sup", "loss_unsup", "loss_d", "loss_g", "d_real", "d_fake"} <= set(out)
+    assert torch.isclose(out["loss_d"], out["loss_sup"] + 0.5 * out["loss_unsup"])

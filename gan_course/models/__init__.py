@@ -40,9 +40,14 @@ from .common import (
 )
 from .conditional import (
     ACGANDiscriminator,
+    ConditionalBatchNorm2d,
     ConditionalDiscriminator,
     ConditionalGenerator,
+    GaussianNoise,
     SemiSupervisedDiscriminator,
+    SemiSupervisedMLPDiscriminator,
+    SemiSupervisedMLPGenerator,
+    WeightNormLinear,
 )
 from .cyclegan import ImagePool, ResidualBlock, ResnetGenerator
 from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
@@ -52,6 +57,7 @@ from .stargan import StarDiscriminator, StarGenerator
 
 __all__ = [
     "ACGANDiscriminator",
+    "ConditionalBatchNorm2d",
     "ConditionalDiscriminator",
     "ConditionalGenerator",
     "CoupledDiscriminators",
@@ -67,11 +73,15 @@ __all__ = [
     "PatchDiscriminator",
     "ResidualBlock",
     "ResnetGenerator",
+    "GaussianNoise",
     "SemiSupervisedDiscriminator",
+    "SemiSupervisedMLPDiscriminator",
+    "SemiSupervisedMLPGenerator",
     "SmallConvNet",
     "StarDiscriminator",
     "StarGenerator",
     "UNetGenerator",
+    "WeightNormLinear",
     "check_images",
     "check_labels",
     "check_z",

@@ -1,5 +1,6 @@
 """Class-conditional GANs (Chapter 7): conditional generator and discriminator, the
-projection discriminator, the ACGAN discriminator and the semi-supervised discriminator.
+projection discriminator, conditional batch normalisation, the ACGAN discriminator and the
+semi-supervised discriminator.
 
 All networks are DCGAN-shaped (:mod:`gan_course.models.dcgan`) for 32x32 images; the class
 label y enters as a learned embedding. Discriminators return logits; the DCGAN discriminator
@@ -72,6 +73,34 @@ class ConditionalDiscriminator(nn.Module):
         return self.disc.head(h).flatten() + (self.embed(y) * h.flatten(1)).sum(1)
 
 
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch normalisation whose scale and shift are looked up from the label (Chapter 7).
+
+    x (B, C, H, W), y (B,) -> (B, C, H, W): normalise each channel with the batch statistics
+    (as ``nn.BatchNorm2d(affine=False)``), then apply the class's own scale γ_y and shift β_y,
+    ``gamma[y] * x̂ + beta[y]``. This is how conditional batch normalisation (de Vries et al.,
+    2017; Dumoulin et al., 2017) feeds a label to every layer of a generator, as in the
+    projection-discriminator paper's generator and in BigGAN. γ starts at 1 and β at 0 for
+    every class, so an untrained layer is plain batch normalisation.
+    """
+
+    def __init__(self, channels: int, n_classes: int):
+        super().__init__()
+        self.channels, self.n_classes = channels, n_classes
+        self.norm = nn.BatchNorm2d(channels, affine=False)
+        self.gamma = nn.Embedding(n_classes, channels)
+        self.beta = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.gamma.weight)
+        nn.init.zeros_(self.beta.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"conditional batch norm expects (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        y = check_labels(y, self.n_classes, len(x))
+        h = self.norm(x)                                                         # (B, C, H, W)
+        return self.gamma(y)[:, :, None, None] * h + self.beta(y)[:, :, None, None]
+
+
 class ACGANDiscriminator(nn.Module):
     """The auxiliary-classifier discriminator: one body, two heads.
 
@@ -120,3 +149,132 @@ class SemiSupervisedDiscriminator(nn.Module):
     def real_logit(logits: torch.Tensor) -> torch.Tensor:
         """logit of P(real | x) = log Z(x) = logsumexp over the K class logits, shape (B,)."""
         return torch.logsumexp(logits, dim=1)
+
+
+# ---------------------------------------------------------------------------------------
+# The semi-supervised networks of Salimans et al. (2016) for MNIST-sized images
+# ---------------------------------------------------------------------------------------
+
+
+class GaussianNoise(nn.Module):
+    """Adds N(0, std²) noise in training mode; the identity in eval mode (Salimans et al., 2016)."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        if std < 0:
+            raise ValueError(f"the noise's standard deviation must be >= 0, got {std}")
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.std == 0:
+            return x
+        return x + self.std * torch.randn_like(x)
+
+
+class WeightNormLinear(nn.Module):
+    """A linear layer with weight normalisation, y = x (g ⊙ v / ‖v‖)ᵀ + b (Salimans and Kingma, 2016).
+
+    (B, in_features) -> (B, out_features). Each output unit's weight vector is v_j / ‖v_j‖
+    times a scale g_j: the direction is learned by v, the length by g alone. With
+    ``train_scale=False`` the scale is a fixed buffer, as in the hidden layers of Salimans et
+    al.'s MNIST discriminator. :meth:`init_from_data` sets g and b from a batch so that every
+    unit's pre-activation has mean 0 and standard deviation 1 on it (data-dependent
+    initialisation).
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, train_scale: bool = True):
+        super().__init__()
+        self.v = nn.Parameter(torch.randn(out_features, in_features) * 0.1)
+        scale = torch.ones(out_features)
+        if train_scale:
+            self.g = nn.Parameter(scale)
+        else:
+            self.register_buffer("g", scale)
+        self.b = nn.Parameter(torch.zeros(out_features))
+
+    def weight(self) -> torch.Tensor:
+        return self.v * (self.g / self.v.norm(dim=1))[:, None]                # (out, in)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight(), self.b)
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        direction = nn.functional.linear(x, self.v / self.v.norm(dim=1, keepdim=True))
+        mean, std = direction.mean(0), direction.std(0, unbiased=False) + 1e-6
+        self.g.copy_(1 / std)
+        self.b.copy_(-mean / std)
+
+
+class SemiSupervisedMLPDiscriminator(nn.Module):
+    """The K-class discriminator of Salimans et al.'s MNIST experiments (Chapter 7).
+
+    x (B, channels, image_size, image_size) in [-1, 1] -> K class logits (B, K); the fake
+    class is implicit, as in :class:`SemiSupervisedDiscriminator`. Stages: ``body``, the
+    hidden layers (Gaussian noise of std ``input_noise`` on the input, rescaled to [0, 1] as
+    in the paper, and of std ``hidden_noise`` before every further layer; weight-normalised
+    linear layers with fixed scales and ReLU), and ``head``, noise and a weight-normalised
+    linear layer with a learned scale to the K logits. ``features(x)`` (B, hidden[-1]) is the
+    last hidden layer, the one feature matching compares. Call :meth:`init_from_data` on a
+    batch of real images before training. The paper's sizes are hidden = (1000, 500, 250,
+    250, 250); the default is a smaller (500, 250, 250).
+    """
+
+    def __init__(self, n_classes: int, *, channels: int = 1, image_size: int = 32,
+                 hidden: tuple[int, ...] = (500, 250, 250), input_noise: float = 0.3,
+                 hidden_noise: float = 0.5):
+        super().__init__()
+        self.n_classes, self.channels, self.image_size = n_classes, channels, image_size
+        sizes = [channels * image_size * image_size, *hidden]
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers += [GaussianNoise(input_noise if i == 0 else hidden_noise),
+                       WeightNormLinear(a, b, train_scale=False), nn.ReLU()]
+        self.body = nn.Sequential(*layers)                                     # -> (B, hidden[-1])
+        self.head = nn.Sequential(GaussianNoise(hidden_noise), WeightNormLinear(sizes[-1], n_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, self.channels, self.image_size, "discriminator")
+        return self.body((x.flatten(1) + 1) / 2)                               # (B, hidden[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))                                     # (B, K)
+
+    real_logit = staticmethod(SemiSupervisedDiscriminator.real_logit)
+
+    @torch.no_grad()
+    def init_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation on real images x: unit-variance pre-activations."""
+        check_images(x, self.channels, self.image_size, "discriminator")
+        h = (x.flatten(1) + 1) / 2
+        for layer in [*self.body, *self.head]:
+            if isinstance(layer, WeightNormLinear):
+                layer.init_from_data(h)
+            if not isinstance(layer, GaussianNoise):                           # no noise here
+                h = layer(h)
+
+
+class SemiSupervisedMLPGenerator(nn.Module):
+    """The generator of Salimans et al.'s MNIST experiments: z -> images (Chapter 7).
+
+    z (B, z_dim) -> images (B, channels, image_size, image_size) in [-1, 1]. Stages: ``body``,
+    linear layers with batch normalisation and softplus, and ``head``, a linear layer to the
+    pixels with tanh (the paper's sigmoid for images in [0, 1], rescaled to [-1, 1]).
+    """
+
+    def __init__(self, *, z_dim: int = 100, channels: int = 1, image_size: int = 32,
+                 hidden: tuple[int, ...] = (500, 500)):
+        super().__init__()
+        self.z_dim, self.channels, self.image_size = z_dim, channels, image_size
+        layers: list[nn.Module] = []
+        width = z_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.BatchNorm1d(h), nn.Softplus()]
+            width = h
+        self.body = nn.Sequential(*layers)                                     # (B, hidden[-1])
+        self.head = nn.Sequential(nn.Linear(width, channels * image_size * image_size), nn.Tanh())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        check_z(z, self.z_dim)
+        x = self.head(self.body(z))                                            # (B, C * S * S)
+        return x.view(-1, self.channels, self.image_size, self.image_size)    # (B, C, S, S)

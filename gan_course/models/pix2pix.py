@@ -102,6 +102,20 @@ class PatchDiscriminator(nn.Module):
         self.head = nn.Conv2d(2 * c, 1, 4, 1, 1)
         self.apply(init_weights)
 
+    @property
+    def receptive_field(self) -> int:
+        """Side in input pixels of the square patch that one output logit sees.
+
+        Computed layer by layer (each k x k convolution widens the field by (k - 1) times
+        the product of the strides before it): 16, 34, 70, 142 for ``n_layers`` 1, 2, 3, 4;
+        ``n_layers=3`` is the paper's 70x70 PatchGAN.
+        """
+        field, jump = 1, 1
+        for conv in [m for m in self.modules() if isinstance(m, nn.Conv2d)]:
+            field += (conv.kernel_size[0] - 1) * jump
+            jump *= conv.stride[0]
+        return field
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, self.channels, None, "patch discriminator")
         return self.head(self.body(x))                 # (B, 1, P, P): one logit per patch
