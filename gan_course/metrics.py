@@ -203,7 +203,7 @@ def frechet_distance(features_a, features_b) -> float:
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least two samples on each side to estimate a covariance")
     mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
     vals, vecs = np.linalg.eigh(cov_a)
     root_a = (vecs * np.sqrt(np.clip(vals, 0, None))) @ vecs.T
     middle = root_a @ cov_b @ root_a
@@ -402,14 +402,16 @@ def _kth_neighbour_radii(x: torch.Tensor, k: int, block: int = 1024) -> torch.Te
     return torch.cat(radii)
 
 
-def _inside_manifold(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
-                     block: int = 1024) -> torch.Tensor:
-    """For each query, whether it lies within radii[j] of at least one centre j, (Q,) bool."""
-    inside = []
+def _ball_counts(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
+                 block: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """How many balls (centres[j], radii[j]) hold each query, (Q,), and which balls hold
+    at least one query, (N,) bool."""
+    counts, used = [], torch.zeros(len(centres), dtype=torch.bool)
     for start in range(0, len(queries), block):
-        d = torch.cdist(queries[start:start + block], centres)  # (block, N)
-        inside.append((d <= radii[None, :]).any(dim=1))
-    return torch.cat(inside)
+        inside = torch.cdist(queries[start:start + block], centres) <= radii[None, :]   # (block, N)
+        counts.append(inside.sum(dim=1))
+        used |= inside.any(dim=0)
+    return torch.cat(counts), used
 
 
 @dataclass
@@ -418,23 +420,33 @@ class PrecisionRecall:
 
     precision: float   # fraction of generated samples inside the real manifold
     recall: float      # fraction of real samples inside the generated manifold
+    density: float     # real balls holding a generated sample, per sample, divided by k
+    coverage: float    # fraction of real balls that hold at least one generated sample
     k: int             # neighbourhood size of the manifold estimate
     n_real: int
     n_generated: int
 
     def __str__(self) -> str:
-        return (f"precision {self.precision:.3f}, recall {self.recall:.3f} "
-                f"(k = {self.k}, {self.n_real} real, {self.n_generated} generated)")
+        return (f"precision {self.precision:.3f}, recall {self.recall:.3f}, density {self.density:.3f}, "
+                f"coverage {self.coverage:.3f} (k = {self.k}, {self.n_real} real, "
+                f"{self.n_generated} generated)")
 
 
 def precision_recall(real_features, generated_features, *, k: int = 3) -> PrecisionRecall:
-    """Improved precision and recall of generative models (Kynkäänniemi et al., 2019).
+    """Improved precision and recall of generative models (Kynkäänniemi et al., 2019),
+    with density and coverage (Naeem et al., 2020) from the same neighbourhoods.
 
     The manifold of a set of feature vectors is the union of balls centred on each vector,
     with radius the distance to its k-th nearest neighbour in the same set (the paper uses
     k = 3). Precision: the fraction of generated samples that fall inside the real
     manifold (are the samples realistic?). Recall: the fraction of real samples that fall
     inside the generated manifold (does the generator cover the data?). Both in [0, 1].
+
+    One real outlier has a large ball, and precision counts a sample inside it as
+    realistic. Density counts *how many* real balls hold each generated sample (divided by
+    k, so that about 1 is typical for samples of the data distribution itself, and more
+    than 1 is possible); coverage is the fraction of real balls that hold at least one
+    generated sample, a recall that uses only the real neighbourhoods.
     ``real_features`` (N, d), ``generated_features`` (M, d), both with more than k rows.
     """
     real = _features64(real_features, "real_features")
@@ -445,9 +457,13 @@ def precision_recall(real_features, generated_features, *, k: int = 3) -> Precis
         raise ValueError(f"k must be a positive integer, got {k!r}")
     if len(real) <= k or len(fake) <= k:
         raise ValueError(f"need more than k = {k} samples on each side, got {len(real)} and {len(fake)}")
-    precision = _inside_manifold(fake, real, _kth_neighbour_radii(real, k)).double().mean()
-    recall = _inside_manifold(real, fake, _kth_neighbour_radii(fake, k)).double().mean()
-    return PrecisionRecall(float(precision), float(recall), k, len(real), len(fake))
+    counts, used = _ball_counts(fake, real, _kth_neighbour_radii(real, k))
+    recall_counts, _ = _ball_counts(real, fake, _kth_neighbour_radii(fake, k))
+    return PrecisionRecall(precision=float((counts > 0).double().mean()),
+                           recall=float((recall_counts > 0).double().mean()),
+                           density=float(counts.double().mean() / k),
+                           coverage=float(used.double().mean()),
+                           k=k, n_real=len(real), n_generated=len(fake))
 
 
 def score_from_probabilities(probs, *, splits: int = 1) -> float:

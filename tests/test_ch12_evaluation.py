@@ -71,6 +71,13 @@ def test_kernel_distance_refuses_bad_input():
         metrics.kernel_distance(torch.full((3, 2), math.nan), torch.zeros(3, 2))
 
 
+def test_frechet_distance_in_one_dimension():
+    # (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2 with sample standard deviations (ddof = 1)
+    a, b = _gauss(50, 1, 0), _gauss(40, 1, 1, scale=2.0, shift=0.5)
+    want = float((a.mean() - b.mean()) ** 2 + (a.std() - b.std()) ** 2)
+    assert metrics.frechet_distance(a, b) == pytest.approx(want, rel=1e-9)
+
+
 # --- agreement with a maintained library (torchmetrics) on the same features ---
 
 def test_frechet_and_kernel_distance_agree_with_torchmetrics():
@@ -106,15 +113,30 @@ def test_precision_recall_hand_computed_in_one_dimension():
     # are 9.5 apart, so each generated ball (radius 9.5) holds all four real points
     r = metrics.precision_recall(real, fake, k=1)
     assert (r.precision, r.recall) == (0.5, 1.0)
+    # 0.5 lies in the balls of 0 and 1 (radius 1 each), 10 in none: density (2 + 0) / (k M) = 1;
+    # the balls of 0 and 1 hold a generated point, those of 2 and 3 do not: coverage 1/2
+    assert (r.density, r.coverage) == (1.0, 0.5)
     assert (r.k, r.n_real, r.n_generated) == (1, 4, 2)
+
+
+def test_one_outlier_fools_precision_but_not_density():
+    # k = 2 radii: 0 -> 2, 1 -> 1, 2 -> 1, 3 -> 2, and the outlier 20 -> 18 (its 2nd neighbour is 2)
+    real = torch.tensor([[0.0], [1.0], [2.0], [3.0], [20.0]])
+    single = torch.full((6, 1), 15.0)        # a generator that always returns the same point
+    r = metrics.precision_recall(real, single, k=2)
+    assert r.precision == 1.0                # inside the outlier's ball
+    assert r.density == 0.5                  # one ball of the k = 2 a typical sample sits in
+    assert r.coverage == pytest.approx(0.2)  # one real ball of five
+    assert r.recall == 0.0                   # the generated balls have radius 0
 
 
 def test_precision_recall_of_known_generators():
     real = _gauss(400, 2, 0)
     same = metrics.precision_recall(real, real.clone())
     assert same.precision == 1.0 and same.recall == 1.0          # each point is inside its own ball
+    assert same.coverage == 1.0 and same.density >= 1 / 3
     far = metrics.precision_recall(real, _gauss(400, 2, 1, shift=100.0))
-    assert far.precision == 0.0 and far.recall == 0.0
+    assert far.precision == 0.0 and far.recall == 0.0 and far.density == 0.0 and far.coverage == 0.0
     # two separated clusters; the generator reproduces one of them: precise, recall about one half
     two = torch.cat([_gauss(300, 2, 2), _gauss(300, 2, 3, shift=20.0)])
     half = metrics.precision_recall(two, _gauss(300, 2, 4))
