@@ -497,7 +497,7 @@ def classifier_score(classifier: Classifier, images: torch.Tensor, *, splits: in
     :func:`score_from_probabilities`. Not comparable with published Inception scores.
     """
     with torch.no_grad():
-        probs = torch.cat([torch.softmax(classifier.net(b), 1) for b in _chunks(images, 500)])
+        probs = torch.cat([torch.softmax(classifier.net(b.float().cpu()), 1) for b in images.split(500)])
     return score_from_probabilities(probs, splits=splits)
 
 

@@ -216,10 +216,11 @@ FAILURES = {
 # The runs of the exercise in Section 12.9, drawn by ``mystery_settings``: what went wrong in each.
 _MYSTERY_TRUTH = {"A": "oscillation", "B": "mode collapse", "C": "discriminator wins"}
 _MYSTERY_SETTINGS = {
-    # generator loss, learning rates (G, D), Adam beta1, G steps per D step, lr decay
-    "A": dict(g_loss="nonsaturating", lr_g=5e-3, lr_d=5e-3, beta1=0.9, g_steps=1, decay=False),
-    "B": dict(g_loss="nonsaturating", lr_g=1e-3, lr_d=1e-4, beta1=0.5, g_steps=5, decay=True),
-    "C": dict(g_loss="minimax", lr_g=1e-4, lr_d=1e-3, beta1=0.5, g_steps=1, decay=True),
+    # the keyword options of the chapter's toy_gan: generator loss, learning rates of G and D,
+    # Adam's beta1, generator steps per discriminator step, learning-rate decay
+    "A": dict(g_loss="nonsaturating", lr_g=2e-3, lr_d=2e-3, beta1=0.9, g_steps=1, decay=False),
+    "B": dict(g_loss="nonsaturating", lr_g=1e-3, lr_d=1e-3, beta1=0.5, g_steps=3, decay=True),
+    "C": dict(g_loss="minimax", lr_g=1e-5, lr_d=3e-3, beta1=0.5, g_steps=1, decay=True),
 }
 
 
