@@ -93,7 +93,7 @@ def main():
             nets[name] = (G, D)
         opts[name] = tuple(torch.optim.Adam(m.parameters(), 2e-4, betas=(0.5, 0.999)) for m in (G, D))
         batches[name] = gc.train.batches(data.contiguous(memory_format=memory), args.batch,
-                                         generator=torch.Generator().manual_seed(1), device=dev)
+                                         rng=torch.Generator().manual_seed(1), device=dev)
     amp = args.amp and dev.type == "cuda"
     scaler = torch.amp.GradScaler(dev.type, enabled=False)  # bfloat16 needs no loss scaling
     precision = gc.MixedPrecision(dev, enabled=amp)

@@ -52,24 +52,13 @@ class Mixture2D:
     def n_modes(self) -> int:
         return int(self.means.shape[0])
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` points, shape (n, 2)."""
         if n <= 0:
             raise ValueError(f"n must be positive, got {n}")
-        idx = torch.randint(self.n_modes, (n,), generator=generator)
-        noise = torch.randn(n, 2, generator=generator) * self.std
+        idx = torch.randint(self.n_modes, (n,), generator=rng)
+        noise = torch.randn(n, 2, generator=rng) * self.std
         return self.means[idx] + noise
-
-    def sample_with_modes(self, n: int, generator: torch.Generator | None = None):
-        """Like :meth:`sample`, also returning the mode index of every point, shape (n,)."""
-        idx = torch.randint(self.n_modes, (n,), generator=generator)
-        return self.means[idx] + torch.randn(n, 2, generator=generator) * self.std, idx
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Log density at points ``x`` of shape (n, 2); returns (n,)."""
-        d2 = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)  # (n, K)
-        log_comp = -d2 / (2 * self.std**2) - math.log(2 * math.pi * self.std**2)
-        return torch.logsumexp(log_comp, dim=1) - math.log(self.n_modes)
 
 
 def ring_of_gaussians(n_modes: int = 8, radius: float = 1.0, std: float = 0.01) -> Mixture2D:
@@ -143,13 +132,6 @@ class ImageData:
     def __repr__(self) -> str:
         return (f"ImageData({self.name!r}, split={self.split!r}, n={len(self)}, "
                 f"shape={self.shape}, classes={len(self.classes)}, source={self.source!r})")
-
-    def loader(self, batch_size: int, shuffle: bool = True, drop_last: bool = True,
-               generator: torch.Generator | None = None):
-        """A ``DataLoader`` over (image, label) pairs, in memory."""
-        ds = torch.utils.data.TensorDataset(self.images, self.labels)
-        return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle,
-                                           drop_last=drop_last, generator=generator)
 
 
 def cache_dir() -> Path:
@@ -371,21 +353,6 @@ class PairedData:
         return int(self.inputs.shape[0])
 
 
-TRANSFORMS = {"edges": edges}
-
-
-def paired_task(task: str = "edges", dataset: str = "fashion-mnist", split: str = "train", size: int = 32,
-                limit: int | None = None, **kwargs) -> PairedData:
-    """A paired translation task built from real images: input = transform(image), target = image.
-
-    ``task``: ``edges`` (edge map -> image). The split is the data set's own train/test split.
-    """
-    if task not in TRANSFORMS:
-        raise ValueError(f"unknown paired task {task!r}; accepted: {', '.join(TRANSFORMS)}")
-    data = load_images(dataset, split, size=size, limit=limit, **kwargs)
-    return PairedData(f"{task}->{dataset}", split, TRANSFORMS[task](data.images), data.images, data.labels)
-
-
 def negatives(images: torch.Tensor) -> torch.Tensor:
     """Photographic negatives of images in [-1, 1]: x -> -x."""
     return -images
@@ -396,19 +363,6 @@ def rotations(images: torch.Tensor, quarter_turns: int = 1) -> torch.Tensor:
     return torch.rot90(images, quarter_turns, dims=(-2, -1))
 
 
-COLOURS = {"red": (1.0, 0.25, 0.2), "green": (0.2, 0.9, 0.3), "blue": (0.25, 0.4, 1.0), "white": (1.0, 1.0, 1.0)}
-
-
-def colourise(images: torch.Tensor, colour: str = "red") -> torch.Tensor:
-    """Grey images (N, 1, H, W) in [-1, 1] painted in a colour: (N, 3, H, W), ink = intensity x colour."""
-    if images.ndim != 4 or images.shape[1] != 1:
-        raise ValueError(f"colourise expects grey images (N, 1, H, W), got {tuple(images.shape)}")
-    if colour not in COLOURS:
-        raise ValueError(f"unknown colour {colour!r}; accepted: {', '.join(COLOURS)}")
-    rgb = torch.tensor(COLOURS[colour], dtype=images.dtype).view(1, 3, 1, 1)
-    return ((images + 1) / 2 * rgb) * 2 - 1
-
-
 DOMAIN_TRANSFORMS = {
     "identity": lambda x: x,
     "edges": edges,
@@ -416,7 +370,7 @@ DOMAIN_TRANSFORMS = {
     "rotate90": rotations,
     "flip": lambda x: x.flip(-1),
 }
-TRANSFORMS.update({k: v for k, v in DOMAIN_TRANSFORMS.items() if k != "identity"})
+PAIRED_TASKS = tuple(name for name in DOMAIN_TRANSFORMS if name != "identity")
 
 
 def domain_transform(name: str):
@@ -424,6 +378,19 @@ def domain_transform(name: str):
     if name not in DOMAIN_TRANSFORMS:
         raise ValueError(f"unknown domain {name!r}; accepted: {', '.join(DOMAIN_TRANSFORMS)}")
     return DOMAIN_TRANSFORMS[name]
+
+
+def paired_task(task: str = "edges", dataset: str = "fashion-mnist", split: str = "train", size: int = 32,
+                limit: int | None = None, **kwargs) -> PairedData:
+    """A paired translation task built from real images: input = transform(image), target = image.
+
+    ``task``: a derived domain other than ``identity`` (``edges``: edge map -> image, Chapter 7).
+    The split is the data set's own train/test split.
+    """
+    if task not in PAIRED_TASKS:
+        raise ValueError(f"unknown paired task {task!r}; accepted: {', '.join(PAIRED_TASKS)}")
+    data = load_images(dataset, split, size=size, limit=limit, **kwargs)
+    return PairedData(f"{task}->{dataset}", split, DOMAIN_TRANSFORMS[task](data.images), data.images, data.labels)
 
 
 @dataclass

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .models.common import check_labels
+
 
 def _logits(t: torch.Tensor, name: str) -> torch.Tensor:
     """Validate discriminator logits: (B,) per sample, or (B, 1, H, W) per patch.
@@ -103,15 +105,14 @@ def discriminator_loss_named(name: str):
 
 
 def classification_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of class logits (B, K) against integer labels (B,) in 0..K-1."""
+    """Cross-entropy of class logits (B, K) against integer labels (B,) in 0..K-1.
+
+    Labels follow the package's one rule (:func:`gan_course.models.check_labels`): any
+    integer dtype, converted to int64; floats and bools are refused.
+    """
     if class_logits.ndim != 2:
         raise ValueError(f"class logits must have shape (B, K), got {tuple(class_logits.shape)}")
-    k = class_logits.shape[1]
-    if labels.dtype != torch.int64 or labels.ndim != 1 or len(labels) != len(class_logits):
-        raise ValueError(f"labels must be int64 of shape ({len(class_logits)},), got {labels.dtype} "
-                         f"{tuple(labels.shape)}")
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= k):
-        raise ValueError(f"labels must lie in 0..{k - 1} ({k} classes), got {int(labels.min())}..{int(labels.max())}")
+    labels = check_labels(labels, class_logits.shape[1], len(class_logits))
     return F.cross_entropy(class_logits, labels)
 
 
@@ -138,9 +139,9 @@ def identity_loss(mapped: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
 
 
 def domain_classification_loss(domain_logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """StarGAN's domain loss: cross-entropy for one domain per image (target: int64 (B,)), or
+    """StarGAN's domain loss: cross-entropy for one domain per image (target: integer (B,)), or
     binary cross-entropy per attribute for multi-attribute labels (target: float (B, n) in {0, 1})."""
-    if target.dtype == torch.int64:
+    if not target.is_floating_point() and target.dtype != torch.bool:
         return classification_loss(domain_logits, target)
     if target.shape != domain_logits.shape:
         raise ValueError(f"attribute targets {tuple(target.shape)} must match the logits {tuple(domain_logits.shape)}")

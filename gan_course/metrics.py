@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .models.common import infer
+
 
 @dataclass
 class ModeCoverage:
@@ -78,20 +80,13 @@ class Classifier:
         how = "trained now" if self.trained_now else f"loaded from {self.path}"
         return f"{self.dataset} classifier: test accuracy {100 * self.test_accuracy:.2f}% ({how})"
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """Predicted labels (N,) of images (N, C, 32, 32) in [-1, 1]."""
-        return torch.cat([self.net(b).argmax(1) for b in _chunks(images, batch_size)])
+        return infer(self.net, images.float(), batch_size=batch_size).argmax(1)
 
-    @torch.no_grad()
     def features(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
         """Penultimate-layer features (N, 128): the space of the Fréchet distance."""
-        return torch.cat([self.net.features(b) for b in _chunks(images, batch_size)])
-
-
-def _chunks(images: torch.Tensor, batch_size: int):
-    for start in range(0, len(images), batch_size):
-        yield images[start:start + batch_size].float().cpu()
+        return infer(self.net.features, images.float(), batch_size=batch_size)
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, n_classes: int, steps: int, seed: int = 0,
@@ -124,9 +119,8 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, n_classes: int,
 
 
 def accuracy(net: "torch.nn.Module", images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of images whose predicted class equals the label."""
-    with torch.no_grad():
-        pred = torch.cat([net(b).argmax(1) for b in _chunks(images, 1000)])
+    """Fraction of images whose predicted class (by ``net`` in eval mode) equals the label."""
+    pred = infer(net, images.float(), batch_size=1000).argmax(1)
     return float((pred == labels).float().mean())
 
 
@@ -214,12 +208,6 @@ def frechet_distance(features_a, features_b) -> float:
 def classifier_frechet_distance(classifier: Classifier, real: torch.Tensor, generated: torch.Tensor) -> float:
     """Fréchet distance between real and generated images in the classifier's feature space."""
     return frechet_distance(classifier.features(real), classifier.features(generated))
-
-
-def class_histogram(classifier: Classifier, images: torch.Tensor) -> np.ndarray:
-    """Fraction of images the classifier assigns to each class, (n_classes,)."""
-    pred = classifier.predict(images)
-    return np.bincount(pred.numpy(), minlength=classifier.net.n_classes) / len(pred)
 
 
 def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, k: int = 1, batch_size: int = 256):

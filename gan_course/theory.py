@@ -80,13 +80,13 @@ class Mixture1D:
         return Mixture1D(tuple(scale * m + shift for m in self.means), tuple(scale * s for s in self.stds),
                          self.weights)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` samples as a float32 tensor of shape (n, 1)."""
         comp = torch.multinomial(torch.tensor(self.weights, dtype=torch.float64), n, replacement=True,
-                                 generator=generator)
+                                 generator=rng)
         means = torch.tensor(self.means, dtype=torch.float32)[comp]
         stds = torch.tensor(self.stds, dtype=torch.float32)[comp]
-        return (means + stds * torch.randn(n, generator=generator)).unsqueeze(1)
+        return (means + stds * torch.randn(n, generator=rng)).unsqueeze(1)
 
 
 def _check_density(p, name: str) -> np.ndarray:
@@ -146,11 +146,6 @@ def pointwise_objective(y, a: float, b: float):
     """a log y + b log(1 - y): the integrand of V at one point, a = p_data(x), b = p_g(x)."""
     y = np.asarray(y, dtype=float)
     return _xlogy(a, y) + _xlogy(b, 1.0 - y)
-
-
-def value_from_probabilities(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-    """Monte Carlo V: mean log D(x) + mean log(1 - D(G(z))), from probabilities."""
-    return torch.log(d_real).mean() + torch.log1p(-d_fake).mean()
 
 
 def value_from_logits(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

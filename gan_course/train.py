@@ -1,9 +1,27 @@
-"""Training: one step function per game, and one ``fit`` loop that serves them all.
+"""Training: one step function per game, one ``fit`` loop that serves them all, and the
+minibatch iterator ``batches``.
 
-A step function does one iteration of a game and returns a dict of named scalars
-(losses, D(x), D(G(z)), gradient norms). ``fit`` calls it ``steps`` times with a progress
-bar, keeps the history, takes snapshots at chosen steps, and stops with a diagnosis when a
-value becomes NaN or infinite.
+Conventions of every step function (and of every new one):
+
+* **Signature**: players, optimisers, batch iterators, noise (if the game has z), then
+  keyword options: ``xxx_step(G, D, opt_g, opt_d, real_batches, noise, *, ...,
+  precision=None, rng=None)``. ``precision`` is a :class:`gan_course.MixedPrecision`
+  (default: float32); ``rng`` is the ``torch.Generator`` of every random draw inside the step
+  (labels, target domains). No keyword is called ``generator``: in this book a generator is G.
+* **Body**: banner comments as in the paper's algorithm, ``# 1. update D ...``,
+  ``# 2. update G ...``; the player that is not updated is frozen (``set_requires_grad``).
+* **Returns** 0-d tensors (no device sync) with the same core keys: ``loss_d``, ``loss_g``,
+  ``d_real`` (mean D output on real data: a probability for cross-entropy games, the raw
+  score for least squares), ``d_fake`` (the same on generated data, from the D step),
+  ``grad_norm_d``, ``grad_norm_g``; extras with plain names (``loss_cls``, ``loss_cycle``,
+  ``loss_rec``, ``class_acc_real``, ...). A game played without a discriminator (an ablation,
+  ``adversarial=False``) leaves out the keys about D.
+* **Schedulers** are stepped by the caller or by ``fit(..., schedulers=[...])``, never inside
+  a step; :func:`linear_decay` is CycleGAN's schedule.
+
+``fit(step_fn, steps, ...)`` calls a step ``steps`` times with a progress bar, keeps the
+history, takes snapshots at chosen steps (usually ``gc.frozen_copy`` of a model), and stops
+with a diagnosis when a value becomes NaN or infinite.
 """
 
 from __future__ import annotations
@@ -30,54 +48,93 @@ def set_requires_grad(module: nn.Module, flag: bool) -> None:
         p.requires_grad_(flag)
 
 
-def grad_norm(module: nn.Module) -> torch.Tensor:
-    """L2 norm of all gradients of ``module``'s parameters, as a 0-d tensor (0 when none)."""
-    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+def grad_norm(*modules: nn.Module) -> torch.Tensor:
+    """L2 norm of all gradients of the modules' parameters, as a 0-d tensor (0 when none)."""
+    norms = [p.grad.detach().norm() for m in modules for p in m.parameters() if p.grad is not None]
     return torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
 
 
-def _tuples(tensors, batch_size, generator, device):
-    n = len(tensors[0])
-    if n < batch_size:
-        raise ValueError(f"need at least {batch_size} examples, got {n}")
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            idx = order[start:start + batch_size]
-            yield tuple(t[idx].to(device) for t in tensors)
+def batches(data, batch_size: int, *, rng: torch.Generator | None = None,
+            device: torch.device | str = "cpu") -> Iterator:
+    """An endless iterator of real minibatches of ``batch_size`` rows.
 
+    ``data`` is one of:
 
-def batches(source, batch_size: int, generator: torch.Generator | None = None,
-            device: torch.device | str = "cpu", with_labels: bool = False) -> Iterator:
-    """An endless iterator of real minibatches of shape (batch_size, ...).
+    * a tensor (N, ...): yields tensors (batch_size, ...);
+    * a tuple of tensors with the same number of rows, e.g. ``(images, labels)`` or
+      ``(inputs, targets)``: yields tuples of batches, the same rows from each;
+    * a sampler, anything with a method ``sample(n, rng)`` (the toy mixtures): yields
+      ``sample(batch_size, rng)``.
 
-    ``source``: anything with ``sample(n, generator)`` (the toy mixtures), a tensor of data
-    points / images, an :class:`~gan_course.data.ImageData` (images, or ``(images, labels)``
-    with ``with_labels=True``), or a :class:`~gan_course.data.PairedData` (``(input, target)``).
-    Minibatches are drawn by reshuffling every epoch.
+    Tensors are reshuffled every epoch with ``rng`` (an epoch's last incomplete batch is
+    dropped); batches are moved to ``device``.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    if hasattr(source, "sample"):
+    if hasattr(data, "sample") and not torch.is_tensor(data):
         while True:
-            yield source.sample(batch_size, generator=generator).to(device)
-    if hasattr(source, "inputs"):                      # PairedData: yield (input, target) pairs
-        yield from _tuples((source.inputs, source.targets), batch_size, generator, device)
-        return
-    if with_labels:                                    # ImageData: yield (images, labels)
-        yield from _tuples((source.images, source.labels), batch_size, generator, device)
-        return
-    data = source.images if hasattr(source, "images") else source
-    if not torch.is_tensor(data) or len(data) < batch_size:
-        raise ValueError(f"need a tensor with at least {batch_size} rows, got {type(data).__name__}"
-                         + (f" of length {len(data)}" if torch.is_tensor(data) else ""))
+            yield data.sample(batch_size, rng).to(device)
+    tensors = data if isinstance(data, tuple) else (data,)
+    if not tensors or not all(torch.is_tensor(t) for t in tensors):
+        hint = ""
+        if hasattr(data, "images"):
+            hint = " (for an ImageData pass data.images, or (data.images, data.labels) for labelled batches)"
+        elif hasattr(data, "inputs"):
+            hint = " (for a PairedData pass (data.inputs, data.targets))"
+        raise TypeError("batches takes a tensor, a tuple of tensors or a sampler with sample(n, rng), "
+                        f"got {type(data).__name__}{hint}")
+    n = len(tensors[0])
+    if any(len(t) != n for t in tensors):
+        raise ValueError(f"the tensors of a tuple must have the same number of rows, got {[len(t) for t in tensors]}")
+    if n < batch_size:
+        raise ValueError(f"need a tensor with at least {batch_size} rows, got {n}")
     while True:
-        order = torch.randperm(len(data), generator=generator)
-        for start in range(0, len(data) - batch_size + 1, batch_size):
-            yield data[order[start:start + batch_size]].to(device)
+        order = torch.randperm(n, generator=rng)
+        for start in range(0, n - batch_size + 1, batch_size):
+            idx = order[start:start + batch_size]
+            out = tuple(t[idx].to(device) for t in tensors)
+            yield out if isinstance(data, tuple) else out[0]
+
+
+def linear_decay(optimizer: torch.optim.Optimizer, total_steps: int, decay_from: float = 0.5):
+    """CycleGAN's schedule (Chapter 8): constant learning rate, then linear decay to zero.
+
+    The rate stays at its initial value for the first ``decay_from`` fraction of
+    ``total_steps`` and falls linearly to 0 at ``total_steps``. Step it once per training
+    step: ``fit(..., schedulers=[linear_decay(opt_g, steps)])``.
+    """
+    start = int(total_steps * decay_from)
+
+    def factor(step: int) -> float:
+        if step < start:
+            return 1.0
+        return max(0.0, 1.0 - (step - start) / max(1, total_steps - start))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 _FP32 = MixedPrecision("cpu", enabled=False)
+
+
+def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, mp: MixedPrecision, *players: nn.Module) -> torch.Tensor:
+    """One optimiser step on ``loss``; returns the gradient norm of the players it updates."""
+    opt.zero_grad(set_to_none=True)
+    mp.backward(loss)
+    mp.unscale(opt)
+    norm = grad_norm(*players)
+    mp.step(opt)
+    return norm
+
+
+def _core(loss_d, loss_g, d_real, d_fake, norm_d, norm_g, **extras) -> dict:
+    """The core keys of every step's result, detached, followed by the extras."""
+    out = {"loss_d": loss_d, "loss_g": loss_g, "d_real": d_real, "d_fake": d_fake,
+           "grad_norm_d": norm_d, "grad_norm_g": norm_g, **extras}
+    return {key: value.detach() for key, value in out.items()}
+
+
+def _mean_probability(logits: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits.detach().float()).mean()
 
 
 def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
@@ -92,10 +149,8 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: to
     ``minimax`` or ``least_squares``. Either may also be a function of logits with the
     signature of the named ones (``d_loss(real_logits, fake_logits)``, ``g_loss(fake_logits)``),
     e.g. a deliberately wrong loss (Chapter 2); D(x) is then read through a sigmoid.
-    ``precision``: a :class:`gan_course.runtime.MixedPrecision` for autocast on CUDA
-    (default: float32). Returns 0-d tensors: loss_d, loss_g, D(x) and
-    D(G(z)) (mean probabilities for ``bce``, mean raw scores for ``least_squares``, from the
-    last D step) and the gradient norms of both players.
+    ``d_real`` and ``d_fake`` are mean probabilities for ``bce``, mean raw scores for
+    ``least_squares``, from the last D step.
     """
     if k < 1:
         raise ValueError(f"k (discriminator steps per generator step) must be >= 1, got {k}")
@@ -114,32 +169,18 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: to
         with mp.autocast():
             real_logits, fake_logits = D(real).float(), D(fake.detach()).float()
             loss_d = d_loss_fn(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        mp.backward(loss_d)
-        mp.unscale(opt_d)
-        norm_d = grad_norm(D)
-        mp.step(opt_d)
+        norm_d = _update(opt_d, loss_d, mp, D)
 
     # 2. update G once on the last generated batch; D is frozen (gradients flow through it,
     #    its weights stay). Reusing that batch saves a generator forward pass per iteration.
     set_requires_grad(D, False)
     with mp.autocast():
         loss_g = g_loss_fn(D(fake).float())
-    opt_g.zero_grad(set_to_none=True)
-    mp.backward(loss_g)
-    mp.unscale(opt_g)
-    norm_g = grad_norm(G)
-    mp.step(opt_g)
+    norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
 
-    return {
-        "loss_d": loss_d.detach(),
-        "loss_g": loss_g.detach(),
-        "D(x)": as_prob(real_logits.detach()).mean(),
-        "D(G(z))": as_prob(fake_logits.detach()).mean(),
-        "grad_norm_d": norm_d,
-        "grad_norm_g": norm_g,
-    }
+    return _core(loss_d, loss_g, as_prob(real_logits.detach()).mean(), as_prob(fake_logits.detach()).mean(),
+                 norm_d, norm_g)
 
 
 @dataclass
@@ -181,20 +222,23 @@ class History:
 
 
 def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] = (),
-        snapshot_fn: Callable[[], object] | None = None, log_every: int = 1, progress: bool = True,
-        history: History | None = None, start_step: int = 0, desc: str = "training") -> History:
+        snapshot_fn: Callable[[], object] | None = None, schedulers: Iterable = (), log_every: int = 1,
+        progress: bool = True, history: History | None = None, start_step: int = 0,
+        desc: str = "training") -> History:
     """Call ``step_fn()`` ``steps`` times and record its scalars every ``log_every`` steps.
 
     Scalars may be floats or 0-d tensors; they are read (one device sync) only at logged
     steps, where they are also checked.
     ``snapshot_fn()`` is called before the steps listed in ``snapshot_at`` (0 = before
-    training, ``steps`` = after the last). Raises :class:`TrainingDiverged` naming the value
-    and the step when any recorded scalar is NaN or infinite.
+    training, ``steps`` = after the last); ``lambda: gc.frozen_copy(G)`` keeps the weights.
+    Every learning-rate scheduler in ``schedulers`` is stepped once after every call of
+    ``step_fn``. Raises :class:`TrainingDiverged` naming the value and the step when any
+    recorded scalar is NaN or infinite.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     history = history if history is not None else History()
-    wanted = set(snapshot_at)
+    wanted, schedulers = set(snapshot_at), list(schedulers)
     if wanted and snapshot_fn is None:
         raise ValueError("snapshot_at was given without a snapshot_fn")
     bar = None
@@ -210,6 +254,8 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
             if step == start_step + steps:
                 break
             scalars = step_fn()
+            for scheduler in schedulers:
+                scheduler.step()
             if step % log_every != 0:
                 if bar is not None:
                     bar.update(1)
@@ -240,149 +286,148 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
 # ---------------------------------------------------------------------------------------
 
 
-def _random_labels(n: int, n_classes: int, like: torch.Tensor, generator) -> torch.Tensor:
-    return torch.randint(n_classes, (n,), generator=generator).to(like.device)
+def _random_labels(n: int, n_classes: int, like: torch.Tensor, rng: torch.Generator | None) -> torch.Tensor:
+    return torch.randint(n_classes, (n,), generator=rng).to(like.device)
 
 
 def conditional_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *, n_classes: int,
-                     generator: torch.Generator | None = None) -> dict:
+                     precision: MixedPrecision | None = None, rng: torch.Generator | None = None) -> dict:
     """One iteration of the conditional GAN: D(x, y) judges an image together with its label.
 
-    ``real_batches`` yields (images, labels). Generated images get uniformly drawn labels.
-    Non-saturating generator loss.
+    ``real_batches`` yields (images, labels). Generated images get labels drawn uniformly
+    with ``rng``. Non-saturating generator loss.
     """
+    mp = precision or _FP32
     # 1. update D on real pairs (x, y) and generated pairs (G(z, y'), y')
     set_requires_grad(D, True)
     real, y_real = next(real_batches)
-    y_fake = _random_labels(len(real), n_classes, real, generator)
-    fake = G(noise(len(real)), y_fake)
-    real_logits, fake_logits = D(real, y_real), D(fake.detach(), y_fake)
-    loss_d = losses.discriminator_loss(real_logits, fake_logits)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    y_fake = _random_labels(len(real), n_classes, real, rng)
+    with mp.autocast():
+        fake = G(noise(len(real)), y_fake)
+        real_logits, fake_logits = D(real, y_real), D(fake.detach(), y_fake)
+        loss_d = losses.discriminator_loss(real_logits, fake_logits)
+    norm_d = _update(opt_d, loss_d, mp, D)
     # 2. update G: its images, with the labels it was asked for, should look real to D
     set_requires_grad(D, False)
-    loss_g = losses.generator_loss_nonsaturating(D(fake, y_fake))
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        loss_g = losses.generator_loss_nonsaturating(D(fake, y_fake))
+    norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
-    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-            "D(x)": torch.sigmoid(real_logits.detach()).mean(), "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
+    return _core(loss_d, loss_g, _mean_probability(real_logits), _mean_probability(fake_logits), norm_d, norm_g)
 
 
 def acgan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real_batches, noise, *, n_classes: int,
-               generator: torch.Generator | None = None, classify_fake: bool = True) -> dict:
+               classify_fake: bool = True, precision: MixedPrecision | None = None,
+               rng: torch.Generator | None = None) -> dict:
     """One iteration of ACGAN: D predicts the source (real/generated) and the class of every image.
 
     D's loss: source cross-entropy + class cross-entropy on real and on generated images
     (``classify_fake=False``: on real images only, a common variant that keeps D's classifier
     from learning the generator's own cues for each class).
     G's loss: non-saturating source loss + class cross-entropy of its images with the asked label.
+    Extras: ``loss_cls`` (D's class loss) and ``class_acc_real`` (D's accuracy on real images).
     """
+    mp = precision or _FP32
     # 1. update D: tell real from generated, and classify both
     set_requires_grad(D, True)
     real, y_real = next(real_batches)
-    y_fake = _random_labels(len(real), n_classes, real, generator)
-    fake = G(noise(len(real)), y_fake)
-    src_real, cls_real = D(real)
-    src_fake, cls_fake = D(fake.detach())
-    loss_src = losses.discriminator_loss(src_real, src_fake)
-    loss_cls = losses.classification_loss(cls_real, y_real)
-    if classify_fake:
-        loss_cls = loss_cls + losses.classification_loss(cls_fake, y_fake)
-    loss_d = loss_src + loss_cls
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    y_fake = _random_labels(len(real), n_classes, real, rng)
+    with mp.autocast():
+        fake = G(noise(len(real)), y_fake)
+        src_real, cls_real = D(real)
+        src_fake, cls_fake = D(fake.detach())
+        loss_src = losses.discriminator_loss(src_real, src_fake)
+        loss_cls = losses.classification_loss(cls_real, y_real)
+        if classify_fake:
+            loss_cls = loss_cls + losses.classification_loss(cls_fake, y_fake)
+        loss_d = loss_src + loss_cls
+    norm_d = _update(opt_d, loss_d, mp, D)
     # 2. update G: look real, and be recognised as the class asked for
     set_requires_grad(D, False)
-    src, cls = D(fake)
-    loss_g = losses.generator_loss_nonsaturating(src) + losses.classification_loss(cls, y_fake)
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        src, cls = D(fake)
+        loss_g = losses.generator_loss_nonsaturating(src) + losses.classification_loss(cls, y_fake)
+    norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
     acc = (cls_real.detach().argmax(1) == y_real).float().mean()
-    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "loss_cls": loss_cls.detach(),
-            "D(x)": torch.sigmoid(src_real.detach()).mean(), "D(G(z))": torch.sigmoid(src_fake.detach()).mean(),
-            "class_acc_real": acc}
+    return _core(loss_d, loss_g, _mean_probability(src_real), _mean_probability(src_fake), norm_d, norm_g,
+                 loss_cls=loss_cls, class_acc_real=acc)
 
 
 def semi_supervised_step(G: nn.Module, D: nn.Module, opt_g, opt_d, labelled_batches, unlabelled_batches,
-                         noise) -> dict:
+                         noise, *, precision: MixedPrecision | None = None) -> dict:
     """One iteration of the semi-supervised GAN (Salimans et al., 2016), K+1 classes.
 
     D (a :class:`~gan_course.models.SemiSupervisedDiscriminator`) is trained with the
     cross-entropy on the few labelled images, and to call unlabelled real images "real" and
     generated ones "fake", where logit(real) = logsumexp of its K class logits. G uses
-    feature matching: it matches the mean of D's features on real and generated images.
+    feature matching: it matches the mean of ``D.features`` on real and generated images.
+    Extras: ``loss_sup`` and ``loss_unsup``, the two parts of D's loss.
     """
+    mp = precision or _FP32
     # 1. update D: supervised loss on labelled data + unsupervised real/fake loss
     set_requires_grad(D, True)
     x_lab, y_lab = next(labelled_batches)
     x_unl = next(unlabelled_batches)
-    fake = G(noise(len(x_unl)))
-    loss_sup = losses.classification_loss(D(x_lab), y_lab)
-    real_logit, fake_logit = D.real_logit(D(x_unl)), D.real_logit(D(fake.detach()))
-    loss_unsup = losses.discriminator_loss(real_logit, fake_logit)
-    loss_d = loss_sup + loss_unsup
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    with mp.autocast():
+        fake = G(noise(len(x_unl)))
+        loss_sup = losses.classification_loss(D(x_lab), y_lab)
+        real_logit, fake_logit = D.real_logit(D(x_unl)), D.real_logit(D(fake.detach()))
+        loss_unsup = losses.discriminator_loss(real_logit, fake_logit)
+        loss_d = loss_sup + loss_unsup
+    norm_d = _update(opt_d, loss_d, mp, D)
     # 2. update G by feature matching on D's last hidden layer
     set_requires_grad(D, False)
-    f_real = D.disc.features(x_unl).detach().mean(0)
-    f_fake = D.disc.features(fake).mean(0)
-    loss_g = ((f_real - f_fake) ** 2).mean()
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        f_real = D.features(x_unl).detach().mean(0)
+        f_fake = D.features(fake).mean(0)
+        loss_g = ((f_real - f_fake) ** 2).mean()
+    norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
-    return {"loss_d": loss_d.detach(), "loss_sup": loss_sup.detach(), "loss_unsup": loss_unsup.detach(),
-            "loss_g": loss_g.detach(), "D(x)": torch.sigmoid(real_logit.detach()).mean(),
-            "D(G(z))": torch.sigmoid(fake_logit.detach()).mean()}
+    return _core(loss_d, loss_g, _mean_probability(real_logit), _mean_probability(fake_logit), norm_d, norm_g,
+                 loss_sup=loss_sup, loss_unsup=loss_unsup)
 
 
 def pix2pix_step(G: nn.Module, D: nn.Module | None, opt_g, opt_d, pair_batches, *, lambda_l1: float = 100.0,
-                 adversarial: bool = True) -> dict:
+                 adversarial: bool = True, precision: MixedPrecision | None = None) -> dict:
     """One iteration of pix2pix: G translates input a to b; a PatchGAN D judges pairs (a, b).
 
     G's loss: non-saturating adversarial loss on the pair (a, G(a)) + lambda_l1 · |G(a) - b|.
-    ``adversarial=False`` (D unused) gives the L1-only baseline; ``lambda_l1=0`` the
-    adversarial-only one.
+    ``adversarial=False`` (D unused; the keys about D and ``loss_adv`` left out) gives the
+    L1-only baseline; ``lambda_l1=0`` the adversarial-only one. ``d_real`` / ``d_fake``: D's
+    mean patch probability on real and generated pairs. Extras: ``loss_adv`` and ``loss_l1``,
+    the two parts of G's loss.
     """
+    mp = precision or _FP32
     a, b = next(pair_batches)
     if a.shape[0] != b.shape[0] or a.shape[2:] != b.shape[2:]:
         raise ValueError(f"paired batches differ in shape: input {tuple(a.shape)}, target {tuple(b.shape)}")
-    fake = G(a)
+    with mp.autocast():
+        fake = G(a)
     out = {}
     if adversarial:
         # 1. update D on real pairs (a, b) and generated pairs (a, G(a))
         set_requires_grad(D, True)
-        real_logits, fake_logits = D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1))
-        loss_d = losses.discriminator_loss(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        with mp.autocast():
+            real_logits, fake_logits = D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1))
+            loss_d = losses.discriminator_loss(real_logits, fake_logits)
+        norm_d = _update(opt_d, loss_d, mp, D)
         set_requires_grad(D, False)
-        loss_adv = losses.generator_loss_nonsaturating(D(torch.cat([a, fake], 1)))
-        out.update(loss_d=loss_d.detach(), loss_adv=loss_adv.detach(),
-                   **{"D(x)": torch.sigmoid(real_logits.detach()).mean(),
-                      "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()})
+        with mp.autocast():
+            loss_adv = losses.generator_loss_nonsaturating(D(torch.cat([a, fake], 1)))
+        out.update(loss_d=loss_d, d_real=_mean_probability(real_logits), d_fake=_mean_probability(fake_logits),
+                   grad_norm_d=norm_d, loss_adv=loss_adv)
     else:
         loss_adv = torch.zeros((), device=a.device)
     # 2. update G: fool the patch discriminator and stay close to the target in L1
-    loss_l1 = losses.reconstruction_loss(fake, b)
-    loss_g = loss_adv + lambda_l1 * loss_l1
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        loss_l1 = losses.reconstruction_loss(fake, b)
+        loss_g = loss_adv + lambda_l1 * loss_l1
+    norm_g = _update(opt_g, loss_g, mp, G)
     if adversarial:
         set_requires_grad(D, True)
-    out.update(loss_g=loss_g.detach(), loss_l1=loss_l1.detach())
-    return out
+    out.update(loss_g=loss_g, grad_norm_g=norm_g, loss_l1=loss_l1)
+    return {key: value.detach() for key, value in out.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -392,15 +437,20 @@ def pix2pix_step(G: nn.Module, D: nn.Module | None, opt_g, opt_d, pair_batches, 
 
 def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: nn.Module | None, opt_g, opt_d,
                   batches_a, batches_b, *, pools=None, lambda_cycle: float = 10.0, lambda_identity: float = 0.5,
-                  adversarial: bool = True, schedulers=()) -> dict:
+                  adversarial: bool = True, precision: MixedPrecision | None = None) -> dict:
     """One iteration of CycleGAN with least-squares adversarial losses (Zhu et al., 2017).
 
     Generators: adversarial loss for both mappings + lambda_cycle x (|G_ba(G_ab(a)) - a| +
     |G_ab(G_ba(b)) - b|) + lambda_cycle x lambda_identity x (|G_ab(b) - b| + |G_ba(a) - a|).
-    Ablations: ``lambda_cycle=0`` (adversarial only), ``adversarial=False`` (cycle only, no D).
-    ``opt_g`` optimises both generators, ``opt_d`` both discriminators; ``pools`` is a pair
-    of :class:`~gan_course.models.cyclegan.ImagePool` (history buffers) or None.
+    Ablations: ``lambda_cycle=0`` (adversarial only), ``adversarial=False`` (cycle only, no D;
+    the keys about D are left out). ``opt_g`` optimises both generators, ``opt_d`` both
+    discriminators; ``pools`` is a pair of :class:`~gan_course.models.ImagePool` (history
+    buffers of generated A and B images) or None. ``d_real`` / ``d_fake``: the mean
+    least-squares scores of both discriminators on real and on (pooled) generated images.
+    Extras: ``loss_cycle`` (before the factor lambda_cycle), ``loss_identity``, ``loss_adv``.
+    The learning-rate decay of the paper is ``fit(..., schedulers=[linear_decay(opt_g, n), ...])``.
     """
+    mp = precision or _FP32
     real_a, real_b = next(batches_a), next(batches_b)
     if real_a.shape[0] != real_b.shape[0]:
         raise ValueError(f"the two domains' batches differ in size: {real_a.shape[0]} and {real_b.shape[0]}")
@@ -409,22 +459,21 @@ def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: 
     if adversarial:
         set_requires_grad(D_a, False)
         set_requires_grad(D_b, False)
-    fake_b, fake_a = G_ab(real_a), G_ba(real_b)
-    loss_cycle = (losses.cycle_consistency_loss(real_a, G_ba(fake_b))
-                  + losses.cycle_consistency_loss(real_b, G_ab(fake_a)))
-    loss_g = lambda_cycle * loss_cycle
-    if lambda_identity > 0 and lambda_cycle > 0:
-        loss_id = losses.identity_loss(G_ab(real_b), real_b) + losses.identity_loss(G_ba(real_a), real_a)
-        loss_g = loss_g + lambda_cycle * lambda_identity * loss_id
-        out["loss_identity"] = loss_id.detach()
-    if adversarial:
-        loss_adv = (losses.generator_loss_least_squares(D_b(fake_b))
-                    + losses.generator_loss_least_squares(D_a(fake_a)))
-        loss_g = loss_g + loss_adv
-        out["loss_adv"] = loss_adv.detach()
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        fake_b, fake_a = G_ab(real_a), G_ba(real_b)
+        loss_cycle = (losses.cycle_consistency_loss(real_a, G_ba(fake_b))
+                      + losses.cycle_consistency_loss(real_b, G_ab(fake_a)))
+        loss_g = lambda_cycle * loss_cycle
+        if lambda_identity > 0 and lambda_cycle > 0:
+            loss_id = losses.identity_loss(G_ab(real_b), real_b) + losses.identity_loss(G_ba(real_a), real_a)
+            loss_g = loss_g + lambda_cycle * lambda_identity * loss_id
+            out["loss_identity"] = loss_id
+        if adversarial:
+            loss_adv = (losses.generator_loss_least_squares(D_b(fake_b))
+                        + losses.generator_loss_least_squares(D_a(fake_a)))
+            loss_g = loss_g + loss_adv
+            out["loss_adv"] = loss_adv
+    out["grad_norm_g"] = _update(opt_g, loss_g, mp, G_ab, G_ba)
     # 2. update both discriminators on real images and (pooled) generated ones
     if adversarial:
         set_requires_grad(D_a, True)
@@ -432,36 +481,58 @@ def cyclegan_step(G_ab: nn.Module, G_ba: nn.Module, D_a: nn.Module | None, D_b: 
         pool_a, pool_b = pools if pools is not None else (None, None)
         old_b = pool_b.query(fake_b) if pool_b is not None else fake_b.detach()
         old_a = pool_a.query(fake_a) if pool_a is not None else fake_a.detach()
-        loss_d = (losses.discriminator_loss_least_squares(D_b(real_b), D_b(old_b))
-                  + losses.discriminator_loss_least_squares(D_a(real_a), D_a(old_a)))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        out["loss_d"] = loss_d.detach()
-    for scheduler in schedulers:
-        scheduler.step()
-    out.update(loss_g=loss_g.detach(), loss_cycle=loss_cycle.detach())
-    return out
+        with mp.autocast():
+            real_scores_b, fake_scores_b = D_b(real_b), D_b(old_b)
+            real_scores_a, fake_scores_a = D_a(real_a), D_a(old_a)
+            loss_d = (losses.discriminator_loss_least_squares(real_scores_b, fake_scores_b)
+                      + losses.discriminator_loss_least_squares(real_scores_a, fake_scores_a))
+        out["grad_norm_d"] = _update(opt_d, loss_d, mp, D_a, D_b)
+        out.update(loss_d=loss_d, d_real=(real_scores_a.mean() + real_scores_b.mean()) / 2,
+                   d_fake=(fake_scores_a.mean() + fake_scores_b.mean()) / 2)
+    out.update(loss_g=loss_g, loss_cycle=loss_cycle)
+    return {key: value.detach() for key, value in out.items()}
 
 
-def stargan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, n_domains: int,
-                 lambda_cls: float = 1.0, lambda_rec: float = 10.0, generator: torch.Generator | None = None) -> dict:
+def stargan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, n_domains: int, lambda_cls: float = 1.0,
+                 lambda_rec: float = 10.0, precision: MixedPrecision | None = None,
+                 rng: torch.Generator | None = None) -> dict:
     """One iteration of StarGAN (Choi et al., 2018) with one domain per image.
 
-    ``batches`` yields (images, domain indices). Each image gets a random target domain c'.
-    D: real/fake cross-entropy on its patch logits + lambda_cls x domain cross-entropy on
-    real images. G: non-saturating adversarial loss + lambda_cls x domain cross-entropy of
-    G(x, c') towards c' + lambda_rec x |G(G(x, c'), c) - x| (reconstruction).
+    ``batches`` yields (images, domain indices). Each image gets a target domain c' drawn
+    uniformly with ``rng``. D: real/fake cross-entropy on its patch logits + lambda_cls x
+    domain cross-entropy on real images. G: non-saturating adversarial loss + lambda_cls x
+    domain cross-entropy of G(x, c') towards c' + lambda_rec x |G(G(x, c'), c) - x|
+    (reconstruction). ``d_real`` / ``d_fake``: D's mean patch probability on real and
+    translated images. Extras: ``loss_d_cls``, ``loss_g_cls``, ``loss_rec``.
     """
     from .models.stargan import one_hot
 
     x, d_org = next(batches)
-    d_trg = torch.randint(n_domains, (len(x),), generator=generator).to(x.device)
+    d_trg = torch.randint(n_domains, (len(x),), generator=rng).to(x.device)
     return _stargan_iteration(G, D, opt_g, opt_d, x, one_hot(d_org, n_domains), one_hot(d_trg, n_domains),
-                              d_org, d_trg, lambda_cls, lambda_rec)
+                              d_org, d_trg, lambda_cls, lambda_rec, precision or _FP32)
 
 
-def _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, target_org, target_trg, lambda_cls, lambda_rec) -> dict:
+def stargan_attribute_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, lambda_cls: float = 1.0,
+                           lambda_rec: float = 10.0, precision: MixedPrecision | None = None,
+                           rng: torch.Generator | None = None) -> dict:
+    """One iteration of StarGAN with multi-attribute labels, as on CelebA (Chapter 9).
+
+    ``batches`` yields (images, attributes), attributes float (B, n) in {0, 1}. The target
+    attributes c' of each image are those of another image of the batch (a random
+    permutation drawn with ``rng``, as in the paper's code). Same losses and keys as
+    :func:`stargan_step`, with the domain term a binary cross-entropy per attribute (summed
+    over attributes, averaged over the batch) instead of a cross-entropy over domains.
+    """
+    x, c_org = next(batches)
+    c_org = c_org.float()
+    c_trg = c_org[torch.randperm(len(x), generator=rng).to(c_org.device)]
+    return _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, c_org, c_trg, lambda_cls, lambda_rec,
+                              precision or _FP32)
+
+
+def _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, target_org, target_trg, lambda_cls, lambda_rec,
+                       mp: MixedPrecision) -> dict:
     """The D update and the G update of StarGAN for images x of labels c_org sent to c_trg.
 
     ``target_org`` / ``target_trg``: what the domain head must predict (domain indices, or
@@ -469,57 +540,56 @@ def _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, target_org, target_t
     """
     # 1. update D: real/fake on patches, and classify the domain of real images
     set_requires_grad(D, True)
-    fake = G(x, c_trg)
-    src_real, cls_real = D(x)
-    src_fake, _ = D(fake.detach())
-    loss_d_cls = losses.domain_classification_loss(cls_real, target_org)
-    loss_d = losses.discriminator_loss(src_real, src_fake) + lambda_cls * loss_d_cls
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    with mp.autocast():
+        fake = G(x, c_trg)
+        src_real, cls_real = D(x)
+        src_fake, _ = D(fake.detach())
+        loss_d_cls = losses.domain_classification_loss(cls_real, target_org)
+        loss_d = losses.discriminator_loss(src_real, src_fake) + lambda_cls * loss_d_cls
+    norm_d = _update(opt_d, loss_d, mp, D)
     # 2. update G: look real, be classified as the target domain, and come back with c
     set_requires_grad(D, False)
-    src, cls = D(fake)
-    loss_g_cls = losses.domain_classification_loss(cls, target_trg)
-    loss_rec = losses.reconstruction_loss(G(fake, c_org), x)
-    loss_g = losses.generator_loss_nonsaturating(src) + lambda_cls * loss_g_cls + lambda_rec * loss_rec
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        src, cls = D(fake)
+        loss_g_cls = losses.domain_classification_loss(cls, target_trg)
+        loss_rec = losses.reconstruction_loss(G(fake, c_org), x)
+        loss_g = losses.generator_loss_nonsaturating(src) + lambda_cls * loss_g_cls + lambda_rec * loss_rec
+    norm_g = _update(opt_g, loss_g, mp, G)
     set_requires_grad(D, True)
-    return {"loss_d": loss_d.detach(), "loss_d_cls": loss_d_cls.detach(), "loss_g": loss_g.detach(),
-            "loss_g_cls": loss_g_cls.detach(), "loss_rec": loss_rec.detach(),
-            "D(x)": torch.sigmoid(src_real.detach()).mean(), "D(G(z))": torch.sigmoid(src_fake.detach()).mean()}
+    return _core(loss_d, loss_g, _mean_probability(src_real), _mean_probability(src_fake), norm_d, norm_g,
+                 loss_d_cls=loss_d_cls, loss_g_cls=loss_g_cls, loss_rec=loss_rec)
 
 
-def cogan_step(Gs: nn.Module, Ds: nn.Module, opt_g, opt_d, batches_1, batches_2, noise) -> dict:
+def cogan_step(Gs: nn.Module, Ds: nn.Module, opt_g, opt_d, batches_1, batches_2, noise, *,
+               precision: MixedPrecision | None = None) -> dict:
     """One iteration of CoGAN: two GANs trained together on unpaired batches of two domains.
 
     ``Gs(z)`` returns the pair (G1(z), G2(z)); ``Ds(x1, x2)`` the pair of logits. The losses
     are the sums of the two ordinary GAN losses (non-saturating for the generators); weight
-    sharing inside Gs and Ds is what couples the two games.
+    sharing inside Gs and Ds is what couples the two games. ``d_real`` / ``d_fake``: the mean
+    probability over both discriminators; extras ``d1_real``, ``d1_fake``, ``d2_real``,
+    ``d2_fake`` for each one.
     """
+    mp = precision or _FP32
     x1, x2 = next(batches_1), next(batches_2)
     # 1. update both discriminators
     set_requires_grad(Ds, True)
-    f1, f2 = Gs(noise(len(x1)))
-    r1, r2 = Ds(x1, x2)
-    q1, q2 = Ds(f1.detach(), f2.detach())
-    loss_d = losses.discriminator_loss(r1, q1) + losses.discriminator_loss(r2, q2)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
+    with mp.autocast():
+        f1, f2 = Gs(noise(len(x1)))
+        r1, r2 = Ds(x1, x2)
+        q1, q2 = Ds(f1.detach(), f2.detach())
+        loss_d = losses.discriminator_loss(r1, q1) + losses.discriminator_loss(r2, q2)
+    norm_d = _update(opt_d, loss_d, mp, Ds)
     # 2. update both generators
     set_requires_grad(Ds, False)
-    o1, o2 = Ds(f1, f2)
-    loss_g = losses.generator_loss_nonsaturating(o1) + losses.generator_loss_nonsaturating(o2)
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
+    with mp.autocast():
+        o1, o2 = Ds(f1, f2)
+        loss_g = losses.generator_loss_nonsaturating(o1) + losses.generator_loss_nonsaturating(o2)
+    norm_g = _update(opt_g, loss_g, mp, Gs)
     set_requires_grad(Ds, True)
-    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-            "D1(x)": torch.sigmoid(r1.detach()).mean(), "D2(x)": torch.sigmoid(r2.detach()).mean(),
-            "D1(G(z))": torch.sigmoid(q1.detach()).mean(), "D2(G(z))": torch.sigmoid(q2.detach()).mean()}
+    d1_real, d2_real, d1_fake, d2_fake = (_mean_probability(t) for t in (r1, r2, q1, q2))
+    return _core(loss_d, loss_g, (d1_real + d2_real) / 2, (d1_fake + d2_fake) / 2, norm_d, norm_g,
+                 d1_real=d1_real, d1_fake=d1_fake, d2_real=d2_real, d2_fake=d2_fake)
 
 
 @torch.no_grad()
@@ -528,7 +598,7 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float = 0.99) -> Non
 
     ``average``'s parameters move towards ``model``'s: p_avg <- decay * p_avg + (1 - decay) * p.
     Buffers (batch-norm running statistics) are copied. ``average`` is usually a
-    ``copy.deepcopy(model)`` made before training; the average of a generator's recent weights
+    ``gc.frozen_copy(model)`` made before training; the average of a generator's recent weights
     smooths the oscillations of the game (Yazıcı et al., 2019).
     """
     if not 0.0 <= decay < 1.0:
@@ -540,44 +610,3 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float = 0.99) -> Non
         a.lerp_(p.detach(), 1.0 - decay)
     for a, b in zip(average.buffers(), model.buffers()):
         a.copy_(b)
-
-
-def map_processes(fn: Callable, items: Iterable, processes: int | None = None) -> list:
-    """``[fn(item) for item in items]``, computed in up to ``processes`` worker processes.
-
-    For independent runs (one seed each) of small models that use one thread each
-    (Chapter 4): on a machine with several cores they then finish in a fraction of the time.
-    ``processes=None`` uses one per CPU core, at most one per item. Uses the ``fork`` start
-    method, so that functions defined in a notebook work; where ``fork`` is unavailable
-    (Windows), or with ``processes=1``, the items are computed one after the other here.
-    ``fn`` must be a named function (not a lambda) and return picklable results; the order
-    of the results is the order of ``items``.
-    """
-    import multiprocessing
-    import os
-
-    items = list(items)
-    if processes is None:
-        processes = max(1, min(len(items), os.cpu_count() or 1))
-    if processes < 1:
-        raise ValueError(f"processes must be >= 1, got {processes}")
-    if processes == 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(item) for item in items]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        return pool.map(fn, items, chunksize=1)
-
-
-def stargan_attribute_step(G: nn.Module, D: nn.Module, opt_g, opt_d, batches, *, lambda_cls: float = 1.0,
-                           lambda_rec: float = 10.0, generator: torch.Generator | None = None) -> dict:
-    """One iteration of StarGAN with multi-attribute labels, as on CelebA (Chapter 9).
-
-    ``batches`` yields (images, attributes), attributes float (B, n) in {0, 1}. The target
-    attributes c' of each image are those of another image of the batch (a random
-    permutation, as in the paper's code). Same losses as :func:`stargan_step`, with the
-    domain term a binary cross-entropy per attribute (summed over attributes, averaged over
-    the batch) instead of a cross-entropy over domains.
-    """
-    x, c_org = next(batches)
-    c_org = c_org.float()
-    c_trg = c_org[torch.randperm(len(x), generator=generator).to(c_org.device)]
-    return _stargan_iteration(G, D, opt_g, opt_d, x, c_org, c_trg, c_org, c_trg, lambda_cls, lambda_rec)

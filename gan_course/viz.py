@@ -4,6 +4,7 @@ none calls ``plt.show()``, so the notebook decides what to display.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
@@ -60,27 +61,32 @@ def image_grid(images, nrow: int = 8, title: str | None = None, row_labels: Sequ
 
 def curves(history: Mapping[str, Sequence[float]], keys: Sequence[str] | None = None,
            steps: Sequence[float] | None = None, smooth: int = 1, title: str | None = None,
-           ylabel: str | None = None, ax=None, **line_kw):
-    """Plot named curves from a history dict (e.g. losses, D(x), D(G(z))) against steps.
+           ylabel: str | None = None, ax=None, labels: Sequence[str] | None = None, **line_kw):
+    """Plot named curves from a history dict (e.g. ``loss_d``, ``d_real``, ``d_fake``) against steps.
 
-    ``smooth`` > 1 applies a moving average of that many points. Returns the Figure.
+    ``labels``: the legend entries, one per key (default: the keys), e.g.
+    ``labels=["D(x)", "D(G(z))"]`` for ``["d_real", "d_fake"]``. ``smooth`` > 1 applies a
+    moving average of that many points. Returns the Figure.
     """
     keys = list(keys) if keys is not None else [k for k in history if k != "step"]
     missing = [k for k in keys if k not in history]
     if missing:
         raise KeyError(f"history has no {missing}; it has {sorted(history)}")
+    labels = list(labels) if labels is not None else keys
+    if len(labels) != len(keys):
+        raise ValueError(f"{len(labels)} labels for {len(keys)} curves")
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 3.2))
     else:
         fig = ax.figure
-    for key in keys:
+    for key, label in zip(keys, labels):
         y = np.asarray(history[key], dtype=float)
         x = np.asarray(steps if steps is not None else history.get("step", np.arange(len(y))), dtype=float)
         if smooth > 1 and len(y) >= smooth:
             kernel = np.ones(smooth) / smooth
             y = np.convolve(y, kernel, mode="valid")
             x = x[smooth - 1:]
-        ax.plot(x, y, label=key, **line_kw)
+        ax.plot(x, y, label=label, **line_kw)
     ax.set_xlabel("step")
     if ylabel:
         ax.set_ylabel(ylabel)
@@ -126,22 +132,44 @@ def densities_1d(x, p_data, p_g, d_star=None, d=None, ax=None, title: str | None
     return fig
 
 
-def animate(fig, update: Callable[[int], None], frames: int, interval: int = 150, close: bool = True):
+def animate(fig, update: Callable[[int], None], frames: int, interval: int = 150, close: bool = True,
+            *, start: int = -1, dpi: float = 100):
     """Turn ``update(i)`` redrawing ``fig`` into an HTML animation with play controls.
 
     The result is a self-contained JavaScript + PNG animation (matplotlib's ``to_jshtml``)
     that plays in a static web page without a kernel. Returns ``IPython.display.HTML``.
+
+    ``start``: the frame the player opens on (negative counts from the end). The default,
+    the last frame, shows the result (trained samples, the end of a walk) rather than an
+    untrained grey grid; the website honours it too (``data-start-frame``,
+    book/_ext/offline_site.py). ``dpi``: resolution of the frames, whatever the figure's own
+    (a notebook's inline figures default to 72 dpi, too coarse for text). Labels outside the
+    axes (row labels, titles) are kept inside the frames: a figure without a layout engine
+    gets the constrained layout. Draw figures for the text column (about 7 inches wide):
+    the website scales the player down to fit a phone, never up.
     """
     from IPython.display import HTML
 
     if frames < 1:
         raise ValueError(f"an animation needs at least one frame, got {frames}")
+    first = start + frames if start < 0 else start
+    if not 0 <= first < frames:
+        raise ValueError(f"start={start} is not a frame of an animation with {frames} frames")
+    if dpi <= 0:
+        raise ValueError(f"dpi must be positive, got {dpi}")
+    if fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
     anim = animation.FuncAnimation(fig, lambda i: update(i), frames=frames, interval=interval, blit=False)
-    with matplotlib.rc_context({"animation.embed_limit": 30}):
+    with matplotlib.rc_context({"animation.embed_limit": 30, "savefig.dpi": dpi,
+                                "animation.frame_format": "png"}):
         html = anim.to_jshtml(default_mode="loop")
     if close:
         plt.close(fig)
-    return HTML(html)
+    # open on `first` in a live notebook too: set the frame right after the player is built
+    html = re.sub(r"(anim\w+) = new Animation\(([^;]*?)\);",
+                  lambda m: f"{m.group(1)} = new Animation({m.group(2)});\n        {m.group(1)}.set_frame({first});",
+                  html, count=1)
+    return HTML(f'<div class="gc-animation" data-start-frame="{first}">\n{html}\n</div>')
 
 
 def _limits(lim, mixture) -> tuple[float, float]:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from . import theory, viz
+from .models.common import infer
 
 
 def _ipywidgets():
@@ -78,16 +79,6 @@ def minimax_explorer(p_data: theory.Mixture1D, x=None, shift: float = 2.0, scale
     return MinimaxExplorer(p_data, x, shift, scale)
 
 
-@torch.no_grad()
-def _render(G, z: torch.Tensor) -> torch.Tensor:
-    was_training = G.training
-    G.eval()
-    try:
-        return G(z.to(next(G.parameters()).device)).cpu()
-    finally:
-        G.train(was_training)
-
-
 class LatentExplorer:
     """Sliders over chosen latent directions, a resample button and a fixed-noise grid (Chapter 5).
 
@@ -102,8 +93,8 @@ class LatentExplorer:
         if any(not 0 <= d < z_dim for d in dims):
             raise ValueError(f"latent directions must lie in 0..{z_dim - 1}, got {tuple(dims)}")
         self.G, self.z_dim, self.dims, self.n, self.nrow = G, z_dim, tuple(dims), n, nrow
-        self._gen = torch.Generator().manual_seed(seed)
-        self.base = torch.randn(n, z_dim, generator=self._gen)
+        self._rng = torch.Generator().manual_seed(seed)
+        self.base = torch.randn(n, z_dim, generator=self._rng)
         self.sliders = [W.FloatSlider(value=0.0, min=-span, max=span, step=0.1, description=f"z[{d}]",
                                       continuous_update=False) for d in self.dims]
         self.resample_button = W.Button(description="resample noise")
@@ -121,14 +112,14 @@ class LatentExplorer:
         return z
 
     def resample(self) -> None:
-        self.base = torch.randn(self.n, self.z_dim, generator=self._gen)
+        self.base = torch.randn(self.n, self.z_dim, generator=self._rng)
         self.update()
 
     def update(self) -> None:
         from IPython.display import display
 
         self.z = self.shifted()
-        self.images = _render(self.G, self.z)
+        self.images = infer(self.G, self.z)
         fig = viz.image_grid(self.images, nrow=self.nrow)
         with self.output:
             self.output.clear_output(wait=True)
@@ -163,7 +154,7 @@ class InterpolationExplorer:
         from IPython.display import display
 
         self.path = self._interpolate(self.z0, self.z1, self.steps, self.mode.value)
-        self.images = _render(self.G, self.path)
+        self.images = infer(self.G, self.path)
         fig = viz.image_grid(self.images, nrow=self.steps, title=f"{self.mode.value} interpolation")
         with self.output:
             self.output.clear_output(wait=True)
@@ -187,8 +178,8 @@ class ClassExplorer:
     def __init__(self, G, z_dim: int, classes, n: int = 8, seed: int = 0):
         W = _ipywidgets()
         self.G, self.z_dim, self.classes, self.n = G, z_dim, list(classes), n
-        self._gen = torch.Generator().manual_seed(seed)
-        self.base = torch.randn(n, z_dim, generator=self._gen)
+        self._rng = torch.Generator().manual_seed(seed)
+        self.base = torch.randn(n, z_dim, generator=self._rng)
         self.choice = W.Dropdown(options=[(name, i) for i, name in enumerate(self.classes)], value=0,
                                  description="class")
         self.mode = W.ToggleButtons(options=["one class", "sweep classes"], value="one class")
@@ -201,10 +192,9 @@ class ClassExplorer:
         self.update()
 
     def resample(self) -> None:
-        self.base = torch.randn(self.n, self.z_dim, generator=self._gen)
+        self.base = torch.randn(self.n, self.z_dim, generator=self._rng)
         self.update()
 
-    @torch.no_grad()
     def update(self) -> None:
         from IPython.display import display
 
@@ -217,11 +207,7 @@ class ClassExplorer:
             self.z = self.base[:rows].repeat_interleave(k, dim=0)
             self.labels = torch.arange(k).repeat(rows)
             nrow, row_labels = k, None
-        was_training = self.G.training
-        self.G.eval()
-        dev = next(self.G.parameters()).device
-        self.images = self.G(self.z.to(dev), self.labels.to(dev)).cpu()
-        self.G.train(was_training)
+        self.images = infer(self.G, self.z, self.labels)
         fig = viz.image_grid(self.images, nrow=nrow, row_labels=row_labels,
                              title=None if row_labels else "columns: " + ", ".join(self.classes))
         with self.output:
@@ -251,24 +237,18 @@ class DomainExplorer:
         self.resample_button = W.Button(description="random input")
         self.output = W.Output()
         self.widget = W.VBox([W.HBox([self.index, self.resample_button]), self.output])
-        self._gen = torch.Generator().manual_seed(0)
+        self._rng = torch.Generator().manual_seed(0)
         self.index.observe(lambda _: self.update(), names="value")
         self.resample_button.on_click(
-            lambda _: setattr(self.index, "value", int(torch.randint(len(self.pool), (1,), generator=self._gen))))
+            lambda _: setattr(self.index, "value", int(torch.randint(len(self.pool), (1,), generator=self._rng))))
         self.update()
 
-    @torch.no_grad()
     def update(self) -> None:
         from IPython.display import display
 
         n = len(self.domains)
         self.source = self.pool[self.index.value:self.index.value + 1]
-        was_training = self.G.training
-        self.G.eval()
-        dev = next(self.G.parameters()).device
-        x = self.source.repeat(n, 1, 1, 1).to(dev)
-        translated = self.G(x, torch.eye(n, device=dev)).cpu()
-        self.G.train(was_training)
+        translated = infer(self.G, self.source.repeat(n, 1, 1, 1), torch.eye(n))
         self.images = torch.cat([self.source, translated])
         fig = viz.image_grid(self.images, nrow=n + 1, title="input | " + " | ".join(self.domains))
         with self.output:
@@ -292,24 +272,19 @@ class PairExplorer:
     def __init__(self, Gs, z_dim: int, n: int = 8, seed: int = 0):
         W = _ipywidgets()
         self.Gs, self.z_dim, self.n = Gs, z_dim, n
-        self._gen = torch.Generator().manual_seed(seed)
+        self._rng = torch.Generator().manual_seed(seed)
         self.resample_button = W.Button(description="resample z")
         self.output = W.Output()
         self.widget = W.VBox([self.resample_button, self.output])
         self.resample_button.on_click(lambda _: self.resample())
         self.resample()
 
-    @torch.no_grad()
     def resample(self) -> None:
         from IPython.display import display
 
-        self.z = torch.randn(self.n, self.z_dim, generator=self._gen)
-        was_training = self.Gs.training
-        self.Gs.eval()
-        dev = next(self.Gs.parameters()).device
-        a, b = self.Gs(self.z.to(dev))
-        self.Gs.train(was_training)
-        self.images = torch.cat([a.cpu(), b.cpu()])
+        self.z = torch.randn(self.n, self.z_dim, generator=self._rng)
+        a, b = infer(self.Gs, self.z)
+        self.images = torch.cat([a, b])
         fig = viz.image_grid(self.images, nrow=self.n, row_labels=["domain 1", "domain 2"])
         with self.output:
             self.output.clear_output(wait=True)

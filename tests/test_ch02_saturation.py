@@ -115,7 +115,7 @@ def _game(seed=0):
     D = gc.models.MLPDiscriminator(hidden=(16, 16))
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3)
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3)
-    return G, D, opt_g, opt_d, batches(data, 32, gen), lambda n: torch.randn(n, 2, generator=gen)
+    return G, D, opt_g, opt_d, batches(data, 32, rng=gen), lambda n: torch.randn(n, 2, generator=gen)
 
 
 def test_gan_step_accepts_loss_functions_and_matches_the_named_losses():
@@ -124,7 +124,7 @@ def test_gan_step_accepts_loss_functions_and_matches_the_named_losses():
                     d_loss=gc.losses.discriminator_loss)
     for key in named:
         assert float(named[key]) == pytest.approx(float(same[key]), rel=1e-6), key
-    assert 0 < float(same["D(x)"]) < 1 and 0 < float(same["D(G(z))"]) < 1   # read through a sigmoid
+    assert 0 < float(same["d_real"]) < 1 and 0 < float(same["d_fake"]) < 1   # read through a sigmoid
 
 
 def test_swapped_labels_make_the_discriminator_call_fakes_real():
@@ -135,4 +135,4 @@ def test_swapped_labels_make_the_discriminator_call_fakes_real():
     G, D, opt_g, opt_d, real, noise = _game()
     for _ in range(300):
         out = gan_step(G, D, opt_g, opt_d, real, noise, d_loss=d_swapped)
-    assert float(out["D(x)"]) < 0.3 < 0.7 < float(out["D(G(z))"])
+    assert float(out["d_real"]) < 0.3 < 0.7 < float(out["d_fake"])

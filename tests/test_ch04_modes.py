@@ -117,43 +117,44 @@ def test_packed_discriminator_equals_mlp_on_concatenated_samples():
     by_hand = D.head(torch.cat([x[0::3], x[1::3], x[2::3]], dim=1)).squeeze(1)
     assert torch.allclose(out, by_hand)
     # pack=1 is an ordinary discriminator with the same weights
-    D1 = PackedDiscriminator(2, 1, (16,))
-    plain = MLPDiscriminator(2, (16,))
-    plain.load_state_dict({k.replace("head.", ""): v for k, v in D1.state_dict().items()})
+    D1 = PackedDiscriminator(data_dim=2, pack=1, hidden=(16,))
+    plain = MLPDiscriminator(data_dim=2, hidden=(16,))
+    plain.load_state_dict({k.removeprefix("head."): v for k, v in D1.state_dict().items()})
     assert torch.allclose(D1(x), plain(x))
 
 
 def test_packed_discriminator_per_sample_layers_share_weights():
     torch.manual_seed(0)
-    D = PackedDiscriminator(2, pack=2, hidden=(8, 8, 8), per_sample_layers=3)
-    assert isinstance(D.head.net[0], torch.nn.Linear) and D.head.net[0].in_features == 16
-    assert len(D.head.net) == 1  # all hidden layers per sample: a linear head
+    D = PackedDiscriminator(data_dim=2, pack=2, hidden=(8, 8, 8), per_sample_layers=3)
+    assert D.head.head.in_features == 16
+    assert len(D.head.body) == 0  # all hidden layers per sample: a linear head
     x = torch.randn(6, 2)
     h = D.encoder(x)
     by_hand = D.head(torch.cat([h[0::2], h[1::2]], dim=1)).squeeze(1)
     assert torch.allclose(D(x), by_hand)
     # the logit is a sum of one term per slot of the pack (no interaction between samples)
-    w = D.head.net[0].weight[0]
+    w = D.head.head.weight[0]
     parts = h @ w[:8], h @ w[8:]
-    assert torch.allclose(D(x), parts[0][0::2] + parts[1][1::2] + D.head.net[0].bias, atol=1e-6)
+    assert torch.allclose(D(x), parts[0][0::2] + parts[1][1::2] + D.head.head.bias, atol=1e-6)
     with pytest.raises(ValueError, match="per_sample_layers"):
-        PackedDiscriminator(2, 2, (8, 8), per_sample_layers=3)
+        PackedDiscriminator(data_dim=2, pack=2, hidden=(8, 8), per_sample_layers=3)
 
 
 def test_packed_discriminator_rejects_bad_input():
-    D = PackedDiscriminator(2, 4, (8,))
+    D = PackedDiscriminator(data_dim=2, pack=4, hidden=(8,))
     with pytest.raises(ValueError, match="multiple of pack=4"):
         D(torch.randn(10, 2))
     with pytest.raises(ValueError, match=r"shape \(B, 2\)"):
         D(torch.randn(8, 8))
     with pytest.raises(ValueError, match="pack"):
-        PackedDiscriminator(2, 0)
+        PackedDiscriminator(data_dim=2, pack=0)
 
 
 def test_gan_step_trains_with_a_packed_discriminator():
     torch.manual_seed(0)
     mixture = gc.ring_of_gaussians()
-    G, D = MLPGenerator(2, 2, (32, 32), batch_norm=True), PackedDiscriminator(2, 2, (32, 32))
+    G = MLPGenerator(z_dim=2, data_dim=2, hidden=(32, 32), norm="batch")
+    D = PackedDiscriminator(data_dim=2, pack=2, hidden=(32, 32))
     opt_g = torch.optim.Adam(G.parameters(), 1e-3, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
     real = train.batches(mixture, 64)
@@ -164,15 +165,17 @@ def test_gan_step_trains_with_a_packed_discriminator():
 # --- batch-norm option: default unchanged, option adds BatchNorm1d after hidden layers ---
 
 def test_mlp_batch_norm_option():
-    plain = MLPGenerator(2, 2, (8, 8))
+    plain = MLPGenerator(z_dim=2, data_dim=2, hidden=(8, 8))
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in plain.modules())
-    assert list(plain.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias",
-                                        "net.4.weight", "net.4.bias"]
-    bn = MLPGenerator(2, 2, (8, 8), batch_norm=True)
-    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in bn.modules()) == 2
+    assert list(plain.state_dict()) == ["body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias",
+                                        "head.weight", "head.bias"]
+    bn = MLPGenerator(z_dim=2, data_dim=2, hidden=(8, 8), norm="batch")
+    norms = [m for m in bn.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(norms) == 2
     # in training mode each hidden unit is normalised over the batch
     torch.manual_seed(0)
-    h = bn.net[1](bn.net[0](torch.randn(500, 2)))
+    first_linear = next(m for m in bn.body.modules() if isinstance(m, torch.nn.Linear))
+    h = norms[0](first_linear(torch.randn(500, 2)))
     assert torch.allclose(h.mean(0), torch.zeros(8), atol=1e-5)
     assert torch.allclose(h.std(0, unbiased=False), torch.ones(8), atol=1e-3)
 
@@ -195,7 +198,7 @@ def test_decision_surface_values_and_samples_2d():
     assert values[0, 0] == pytest.approx(1 / (1 + math.exp(-(3 * -2 - -2))))  # at (x, y) = (-2, -2)
     assert values[0, 4] == pytest.approx(1 / (1 + math.exp(-(3 * 2 - -2))))   # at (2, -2)
     assert values[4, 2] == pytest.approx(1 / (1 + math.exp(2)))                 # at (0, 2)
-    D = MLPDiscriminator(2, (8,))
+    D = MLPDiscriminator(data_dim=2, hidden=(8,))
     _, _, from_module = viz.decision_values(D, lim=(-1, 1), n=4)
     assert from_module.min() > 0 and from_module.max() < 1
     fig = viz.decision_surface(D, mixture=grid, n=31, samples=grid.sample(50), title="D")
@@ -222,10 +225,10 @@ def _square_and_sample(seed):
 
 
 def test_map_processes_matches_serial_and_keeps_order():
-    parallel = train.map_processes(_square_and_sample, range(5), processes=2)
-    serial = train.map_processes(_square_and_sample, range(5), processes=1)
+    parallel = gc.map_processes(_square_and_sample, range(5), processes=2)
+    serial = gc.map_processes(_square_and_sample, range(5), processes=1)
     assert [p[0] for p in parallel] == [0, 1, 4, 9, 16]
     assert all(torch.equal(p[1], s[1]) for p, s in zip(parallel, serial))
-    assert train.map_processes(_square_and_sample, []) == []
+    assert gc.map_processes(_square_and_sample, []) == []
     with pytest.raises(ValueError, match="processes"):
-        train.map_processes(_square_and_sample, range(2), processes=0)
+        gc.map_processes(_square_and_sample, range(2), processes=0)

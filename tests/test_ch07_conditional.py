@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from gan_course import checks, losses, train
-from gan_course.models import ConditionalGenerator, SemiSupervisedDiscriminator
+from gan_course.models import ConditionalGenerator, DCGANConfig, SemiSupervisedDiscriminator
 
 
 # --- label conditioning ---------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_check_pix2pix_generator_loss(wrong, words):
 # --- bad input that the chapter demonstrates ----------------------------------------------
 
 def test_bad_labels_and_pairs_give_errors_naming_the_problem():
-    G = ConditionalGenerator(10, z_dim=8, width=4)
+    G = ConditionalGenerator(10, config=DCGANConfig(z_dim=8, width=4))
     z = torch.randn(3, 8)
     with pytest.raises(ValueError, match=r"10 classes"):
         G(z, torch.tensor([0, 4, 10]))

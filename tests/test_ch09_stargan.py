@@ -76,16 +76,22 @@ def test_generator_output_depends_on_the_target_label():
     # a tiled label is constant over the image; with reflection padding the first convolution
     # turns it into a per-channel constant that instance normalisation would subtract again
     torch.manual_seed(0)
-    G = StarGenerator(4, 1, width=4, n_blocks=1)
+    G = StarGenerator(4, width=4, n_blocks=1)
     x = torch.randn(2, 1, 16, 16)
     outs = [G(x, one_hot(torch.tensor([j, j]), 4)) for j in range(4)]
     assert min((outs[j] - outs[0]).abs().max() for j in range(1, 4)) > 1e-3
+    # the same weights with reflection padding: the label is normalised away, the target ignored
+    torch.manual_seed(0)
+    G_reflect = StarGenerator(4, width=4, n_blocks=1, stem_padding="reflect")
+    assert all(torch.equal(p, q) for p, q in zip(G.parameters(), G_reflect.parameters()))
+    outs = [G_reflect(x, one_hot(torch.tensor([j, j]), 4)) for j in range(4)]
+    assert max((outs[j] - outs[0]).abs().max() for j in range(1, 4)) < 1e-4
 
 
 def test_parameter_count_against_pairwise_generators():
     k, w, nb = 4, 8, 2
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
-    star, single = count(StarGenerator(k, 1, w, nb)), count(ResnetGenerator(1, 1, w, nb))
+    star, single = count(StarGenerator(k, width=w, n_blocks=nb)), count(ResnetGenerator(1, width=w, n_blocks=nb))
     assert star - single == k * w * 7 * 7                    # only the first convolution grows
     assert k * (k - 1) * single / star > 11
 
@@ -95,18 +101,18 @@ def test_multilabel_domain_loss_and_step_is_finite():
     target = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     want = sum(math.log1p(math.exp(-v if t else v)) for v, t in zip(logits.flatten().tolist(), target.flatten()))
     assert losses.domain_classification_loss(logits, target).item() == pytest.approx(want / 2)
-    G, D = StarGenerator(2, 1, 4, 1), StarDiscriminator(2, 1, 4, 2)
+    G, D = StarGenerator(2, width=4, n_blocks=1), StarDiscriminator(2, width=4, n_layers=2)
     x = torch.randn(8, 1, 16, 16)
     d = torch.tensor([0, 1] * 4)
     opt = lambda m: torch.optim.Adam(m.parameters(), 1e-3)  # noqa: E731
     out = train.stargan_step(G, D, opt(G), opt(D), iter([(x, d)]), n_domains=2,
-                             generator=torch.Generator().manual_seed(0))
+                             rng=torch.Generator().manual_seed(0))
     assert all(math.isfinite(float(v)) for v in out.values())
 
 
 def test_discriminator_is_fully_convolutional():
     # the same weights accept 32x32 and 64x64 images: the patch map grows, the domain logits do not
-    D = StarDiscriminator(4, 1, width=8, n_layers=3)
+    D = StarDiscriminator(4, width=8, n_layers=3)
     for side in (32, 64):
         src, cls = D(torch.randn(2, 1, side, side))
         assert src.shape == (2, 1, side // 8, side // 8)
@@ -119,17 +125,18 @@ def test_discriminator_is_fully_convolutional():
 
 
 def test_pairwise_parameter_counts():
-    from gan_course.models.stargan import count_parameters, pairwise_parameter_counts
+    from gan_course.models import count_parameters
+    from gan_course.models.stargan import pairwise_parameter_counts
 
     for k in (2, 3, 5):
         out = pairwise_parameter_counts(k, channels=1, width=8, n_blocks=2)
-        one = count_parameters(ResnetGenerator(1, 1, 8, 2))
+        one = count_parameters(ResnetGenerator(1, width=8, n_blocks=2))
         assert out["cyclegan_one"] == one and out["n_generators"] == k * (k - 1)
         assert out["pairwise"] == k * (k - 1) * one
-        assert out["stargan"] == count_parameters(StarGenerator(k, 1, 8, 2))
+        assert out["stargan"] == count_parameters(StarGenerator(k, width=8, n_blocks=2))
         assert out["stargan"] - one == k * 8 * 7 * 7          # only the first convolution grows
         assert out["ratio"] == pytest.approx(out["pairwise"] / out["stargan"])
-    ratios = [pairwise_parameter_counts(k, 1, 8, 2)["ratio"] for k in range(2, 9)]
+    ratios = [pairwise_parameter_counts(k, width=8, n_blocks=2)["ratio"] for k in range(2, 9)]
     assert all(a < b for a, b in zip(ratios, ratios[1:]))  # the saving grows with k
     with pytest.raises(ValueError, match="at least 2 domains"):
         pairwise_parameter_counts(1)
@@ -137,25 +144,29 @@ def test_pairwise_parameter_counts():
 
 def test_attribute_step_uses_per_attribute_targets_and_trains():
     torch.manual_seed(0)
-    G, D = StarGenerator(3, 3, 4, 1), StarDiscriminator(3, 3, 4, 2)
+    G, D = StarGenerator(3, channels=3, width=4, n_blocks=1), StarDiscriminator(3, channels=3, width=4, n_layers=2)
     x = torch.rand(6, 3, 16, 16) * 2 - 1
     attrs = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1], [1, 0, 0], [0, 1, 1]]).float()
     opt = lambda m: torch.optim.Adam(m.parameters(), 1e-3)  # noqa: E731
     before = [p.clone() for p in G.parameters()]
     out = train.stargan_attribute_step(G, D, opt(G), opt(D), iter([(x, attrs)]),
-                                       generator=torch.Generator().manual_seed(0))
+                                       rng=torch.Generator().manual_seed(0))
     assert all(math.isfinite(float(v)) for v in out.values())
     assert any((p - q).abs().max() > 0 for p, q in zip(G.parameters(), before))
     # D's domain loss on real images is the binary cross-entropy towards the real attributes
     # (its weights changed after the step, so recompute before any step with a fresh D)
-    D2 = StarDiscriminator(3, 3, 4, 2)
-    D2_copy = StarDiscriminator(3, 3, 4, 2)
+    D2 = StarDiscriminator(3, channels=3, width=4, n_layers=2)
+    D2_copy = StarDiscriminator(3, channels=3, width=4, n_layers=2)
     D2_copy.load_state_dict(D2.state_dict())
     _, cls = D2_copy(x)
     want = F.binary_cross_entropy_with_logits(cls, attrs, reduction="sum") / len(x)
     out = train.stargan_attribute_step(G, D2, opt(G), torch.optim.SGD(D2.parameters(), 0.0),
-                                       iter([(x, attrs)]), generator=torch.Generator().manual_seed(0))
+                                       iter([(x, attrs)]), rng=torch.Generator().manual_seed(0))
     assert float(out["loss_d_cls"]) == pytest.approx(float(want.detach()), rel=1e-5)
+
+
+def _first_conv(D):
+    return next(m for m in D.body.modules() if isinstance(m, torch.nn.Conv2d))
 
 
 def test_discriminator_init_option():
@@ -163,12 +174,12 @@ def test_discriminator_init_option():
     # whose logits on the same input are much larger (no normalisation to rescale the signal)
     x = torch.randn(16, 1, 32, 32)
     torch.manual_seed(0)
-    D_dcgan = StarDiscriminator(4, 1, 16, 3)
+    D_dcgan = StarDiscriminator(4, width=16, n_layers=3)
     torch.manual_seed(0)
-    D_torch = StarDiscriminator(4, 1, 16, 3, init="pytorch")
-    assert float(D_dcgan.body[0].weight.detach().std()) == pytest.approx(0.02, rel=0.2)
-    assert float(D_torch.body[0].weight.detach().std()) > 0.05
+    D_torch = StarDiscriminator(4, width=16, n_layers=3, init="pytorch")
+    assert float(_first_conv(D_dcgan).weight.detach().std()) == pytest.approx(0.02, rel=0.2)
+    assert float(_first_conv(D_torch).weight.detach().std()) > 0.05
     with torch.no_grad():
         assert D_torch(x)[0].std() > 10 * D_dcgan(x)[0].std()
     with pytest.raises(ValueError, match="init must be"):
-        StarDiscriminator(4, 1, 16, 3, init="xavier")
+        StarDiscriminator(4, width=16, n_layers=3, init="xavier")

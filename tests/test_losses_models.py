@@ -34,7 +34,7 @@ def test_generator_losses_against_definitions():
 
 
 def test_mlp_shapes_and_errors():
-    g, d = MLPGenerator(noise_dim=3, data_dim=2, hidden=(16, 16)), MLPDiscriminator(data_dim=2, hidden=(16,))
+    g, d = MLPGenerator(z_dim=3, data_dim=2, hidden=(16, 16)), MLPDiscriminator(data_dim=2, hidden=(16,))
     x = g(torch.randn(5, 3))
     assert x.shape == (5, 2) and d(x).shape == (5,)
     assert g.sample(4).shape == (4, 2)

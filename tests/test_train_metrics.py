@@ -59,10 +59,10 @@ def test_losses_reject_shapes_that_would_broadcast():
 def _game(seed=0, k=1, g_loss="nonsaturating"):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    G, D = MLPGenerator(2, 2, (32, 32)), MLPDiscriminator(2, (32, 32))
+    G, D = MLPGenerator(z_dim=2, data_dim=2, hidden=(32, 32)), MLPDiscriminator(data_dim=2, hidden=(32, 32))
     opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    real = train.batches(gc.ring_of_gaussians(), 64, generator=gen)
+    real = train.batches(gc.ring_of_gaussians(), 64, rng=gen)
     noise = lambda n: torch.randn(n, 2, generator=gen)  # noqa: E731
     return G, D, lambda: train.gan_step(G, D, opt_g, opt_d, real, noise, k=k, g_loss=g_loss)
 
@@ -71,8 +71,8 @@ def test_gan_step_scalars_and_freezing():
     G, D, step = _game()
     g_before = [p.clone() for p in G.parameters()]
     out = step()
-    assert set(out) == {"loss_d", "loss_g", "D(x)", "D(G(z))", "grad_norm_d", "grad_norm_g"}
-    assert 0 < out["D(x)"] < 1 and 0 < out["D(G(z))"] < 1 and out["grad_norm_g"] > 0
+    assert set(out) == {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"}
+    assert 0 < out["d_real"] < 1 and 0 < out["d_fake"] < 1 and out["grad_norm_g"] > 0
     assert all(p.requires_grad for p in D.parameters())          # D unfrozen after the step
     assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))
     with pytest.raises(ValueError, match="k"):
@@ -86,7 +86,7 @@ def test_discriminator_untouched_by_generator_update():
     opt_d = torch.optim.SGD(D.parameters(), lr=0.0)
     d_before = [p.clone() for p in D.parameters()]
     gen = torch.Generator().manual_seed(1)
-    train.gan_step(G, D, opt_g, opt_d, train.batches(gc.ring_of_gaussians(), 16, gen),
+    train.gan_step(G, D, opt_g, opt_d, train.batches(gc.ring_of_gaussians(), 16, rng=gen),
                    lambda n: torch.randn(n, 2, generator=gen))
     assert all(torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
 
@@ -100,7 +100,7 @@ def test_fit_is_reproducible_and_snapshots():
         runs.append(hist)
     assert runs[0]["loss_d"] == runs[1]["loss_d"] and len(runs[0]["step"]) == 20
     assert sorted(runs[0].snapshots) == [0, 20] and not torch.equal(*runs[0].snapshots.values())
-    assert runs[0].seconds > 0 and runs[0].last("D(x)", 5) > 0
+    assert runs[0].seconds > 0 and runs[0].last("d_real", 5) > 0
 
 
 def test_fit_stops_on_nan_with_diagnosis():
@@ -111,18 +111,36 @@ def test_fit_stops_on_nan_with_diagnosis():
 
 def test_batches_from_tensor_cover_an_epoch():
     data = torch.arange(10.0).unsqueeze(1)
-    it = train.batches(data, 5, generator=torch.Generator().manual_seed(0))
+    it = train.batches(data, 5, rng=torch.Generator().manual_seed(0))
     seen = torch.cat([next(it), next(it)]).squeeze(1)
     assert sorted(seen.tolist()) == list(range(10))
     with pytest.raises(ValueError, match="at least 20 rows"):
         next(train.batches(data, 20))
 
 
+def test_batches_of_tuples_keep_rows_together_and_refuse_other_inputs():
+    x, y = torch.arange(12.0), torch.arange(12) * 10
+    it = train.batches((x, y), 4, rng=torch.Generator().manual_seed(0))
+    for _ in range(6):                                    # two epochs, reshuffled
+        bx, by = next(it)
+        assert torch.equal(by, bx.long() * 10)
+    # the same shuffling as for a single tensor with the same seed
+    alone = next(train.batches(x, 4, rng=torch.Generator().manual_seed(0)))
+    assert torch.equal(next(train.batches((x, y), 4, rng=torch.Generator().manual_seed(0)))[0], alone)
+    with pytest.raises(ValueError, match="same number of rows"):
+        next(train.batches((x, y[:5]), 4))
+    digits = gc.load_images("digits")
+    with pytest.raises(TypeError, match=r"\(data.images, data.labels\)"):
+        next(train.batches(digits, 4))
+    with pytest.raises(TypeError, match="sampler"):
+        next(train.batches([1, 2, 3], 2))
+
+
 # --- metrics: mode coverage protocol ---
 
 def test_mode_coverage_on_true_samples_and_collapse():
     grid = gc.grid_of_gaussians()
-    x = grid.sample(2500, generator=torch.Generator().manual_seed(0))
+    x = grid.sample(2500, rng=torch.Generator().manual_seed(0))
     cov = metrics.mode_coverage(x, grid)
     assert cov.modes == 25 and cov.high_quality > 0.98 and cov.reverse_kl < 0.02
     collapsed = grid.means[:3].repeat(834, 1)[:2500]

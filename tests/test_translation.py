@@ -19,8 +19,8 @@ from gan_course.models import (
     ResnetGenerator,
     StarDiscriminator,
     StarGenerator,
-    linear_decay,
 )
+from gan_course.train import linear_decay
 from gan_course.models.stargan import one_hot, tile_labels
 
 
@@ -30,11 +30,7 @@ def test_domain_transforms():
     x = torch.rand(3, 1, 8, 8) * 2 - 1
     assert torch.equal(data.negatives(data.negatives(x)), x)
     assert torch.equal(data.rotations(x, 4), x) and not torch.equal(data.rotations(x, 1), x)
-    c = data.colourise(x, "red")
-    assert c.shape == (3, 3, 8, 8) and c.min() >= -1 and c.max() <= 1
-    assert torch.allclose(data.colourise(x, "white"), x.expand(-1, 3, -1, -1))
-    with pytest.raises(ValueError, match="grey images"):
-        data.colourise(c)
+    assert torch.equal(data.domain_transform("flip")(x), x.flip(-1))
     with pytest.raises(ValueError, match="unknown domain 'sepia'"):
         data.domain_transform("sepia")
 
@@ -114,20 +110,27 @@ def test_celeba_reader(tmp_path):
 # --- CycleGAN parts ---
 
 def test_resnet_generator_and_residual_blocks():
-    G = ResnetGenerator(1, 1, width=4, n_blocks=2)
+    G = ResnetGenerator(1, width=4, n_blocks=2)
     assert G(torch.randn(2, 1, 32, 32)).shape == (2, 1, 32, 32)
     assert G(torch.randn(1, 1, 20, 28)).shape == (1, 1, 20, 28)           # any size divisible by 4
-    block = G.net[10]
-    assert isinstance(block, gc.models.cyclegan.ResidualBlock)
-    torch.nn.init.zeros_(block.f[-1].weight)                              # F(x) = 0 ...
-    torch.nn.init.zeros_(block.f[-1].bias)
+    assert len(G.blocks) == 2 and all(isinstance(b, gc.models.ResidualBlock) for b in G.blocks)
+    block = next(iter(G.blocks))                                          # the first residual block
+    for norm in [m for m in block.f.modules() if isinstance(m, torch.nn.InstanceNorm2d)]:
+        torch.nn.init.zeros_(norm.weight)                                 # F(x) = 0 ...
+        torch.nn.init.zeros_(norm.bias)
     h = torch.randn(2, 16, 8, 8)
     assert torch.equal(block(h), h)                                       # ... so the block is the identity
-    assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in G.modules())
+    for stage in (G.stem, G.head):                                        # reflection padding, no zeros
+        assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in stage.modules())
+        assert not any(isinstance(m, torch.nn.ZeroPad2d) for m in stage.modules())
+    assert any(isinstance(m, torch.nn.ZeroPad2d) for m in ResnetGenerator(1, stem_padding="zeros").stem.modules())
     assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in G.modules())
     with pytest.raises(ValueError, match="divisible by 4"):
         G(torch.randn(1, 1, 30, 32))
-    assert PatchDiscriminator(1, 4, 2, norm="instance")(torch.randn(2, 1, 32, 32)).shape == (2, 1, 6, 6)
+    with pytest.raises(ValueError, match="stem_padding"):
+        ResnetGenerator(1, stem_padding="circular")
+    patch = PatchDiscriminator(1, width=4, n_layers=2, norm="instance")
+    assert patch(torch.randn(2, 1, 32, 32)).shape == (2, 1, 6, 6)
 
 
 def test_image_pool_and_schedule():
@@ -164,7 +167,7 @@ def test_stargan_labels_and_any_size():
     assert t.shape == (2, 3, 4, 5) and t[1, 2].min() == 1 and t[1, :2].max() == 0
     with pytest.raises(ValueError, match=r"0..2 \(3 domains\)"):
         one_hot(torch.tensor([3]), 3)
-    G, D = StarGenerator(3, 1, width=4, n_blocks=1), StarDiscriminator(3, 1, width=4, n_layers=3)
+    G, D = StarGenerator(3, width=4, n_blocks=1), StarDiscriminator(3, width=4, n_layers=3)
     x = torch.randn(2, 1, 32, 32)
     assert G(x, c).shape == (2, 1, 32, 32)
     with pytest.raises(ValueError, match=r"\(2, 3\)"):
@@ -180,16 +183,19 @@ def test_stargan_labels_and_any_size():
 
 @pytest.mark.parametrize("n_shared", [0, 1, 2, 3])
 def test_cogan_shares_exactly_the_named_layers(n_shared):
-    Gs, Ds = CoupledGenerators(8, 4, 1, n_shared), CoupledDiscriminators(4, 1, n_shared)
+    Gs = CoupledGenerators(z_dim=8, width=4, channels=1, n_shared=n_shared)
+    Ds = CoupledDiscriminators(width=4, channels=1, n_shared=n_shared)
     g1 = {id(p) for p in Gs.g1.parameters()}
     g2 = {id(p) for p in Gs.g2.parameters()}
     shared_g = {id(p) for p in Gs.shared.parameters()}
     assert g1 & g2 == shared_g
     assert (len(shared_g) > 0) == (n_shared > 0)
     # the shared layers are the FIRST of the generators and the LAST of the discriminators
-    assert (Gs.g1[0] is Gs.g2[0]) == (n_shared > 0)
-    assert (Ds.d1[-1] is Ds.d2[-1]) == (n_shared > 0)
-    assert Gs.g1[-1] is not Gs.g2[-1] and Ds.d1[0] is not Ds.d2[0]
+    stages_g = ("stem", "up1", "up2", "head")
+    stages_d = ("down1", "down2", "down3", "head")
+    assert [getattr(Gs.g1, s) is getattr(Gs.g2, s) for s in stages_g] == [i < n_shared for i in range(4)]
+    assert [getattr(Ds.d1, s) is getattr(Ds.d2, s) for s in stages_d] == [i >= 4 - n_shared for i in range(4)]
+    assert list(dict(Gs.shared.named_children())) == list(stages_g[:n_shared])
     d_shared = {id(p) for p in Ds.d1.parameters()} & {id(p) for p in Ds.d2.parameters()}
     assert d_shared == {id(p) for p in Ds.shared.parameters()}
     a, b = Gs(torch.randn(3, 8))
@@ -197,10 +203,10 @@ def test_cogan_shares_exactly_the_named_layers(n_shared):
     assert [t.shape for t in Ds(a, b)] == [(3,), (3,)]
     # one gradient step through G1 alone changes the shared weights that G2 uses
     if n_shared:
-        before = Gs.g2[0][0][0].weight.clone()
+        before = [p.clone() for p in Gs.g2.stem.parameters()]
         Gs.g1(torch.randn(3, 8, 1, 1)).mean().backward()
         torch.optim.SGD(Gs.parameters(), lr=1.0).step()
-        assert not torch.equal(before, Gs.g2[0][0][0].weight)
+        assert any(not torch.equal(b, p) for b, p in zip(before, Gs.g2.stem.parameters()))
 
 
 def test_cogan_rejects_impossible_sharing():
@@ -220,27 +226,29 @@ def test_translation_steps_run():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
     u = data.unpaired_domains("identity", "negative", "digits", size=32, limit=64)
-    ba, bb = train.batches(u.a, 8, generator=gen), train.batches(u.b, 8, generator=gen)
-    G_ab, G_ba = ResnetGenerator(1, 1, 4, 1), ResnetGenerator(1, 1, 4, 1)
-    D_a, D_b = PatchDiscriminator(1, 4, 2, "instance"), PatchDiscriminator(1, 4, 2, "instance")
+    ba, bb = train.batches(u.a, 8, rng=gen), train.batches(u.b, 8, rng=gen)
+    G_ab, G_ba = ResnetGenerator(1, width=4, n_blocks=1), ResnetGenerator(1, width=4, n_blocks=1)
+    D_a, D_b = (PatchDiscriminator(1, width=4, n_layers=2, norm="instance") for _ in range(2))
     opt_g, opt_d = _opt(G_ab, G_ba), _opt(D_a, D_b)
-    out = train.cyclegan_step(G_ab, G_ba, D_a, D_b, opt_g, opt_d, ba, bb, pools=(ImagePool(), ImagePool()),
-                              schedulers=[linear_decay(opt_g, 10)])
-    assert {"loss_d", "loss_adv", "loss_cycle", "loss_identity"} <= set(out)
+    pools = (ImagePool(), ImagePool())
+    hist = train.fit(lambda: train.cyclegan_step(G_ab, G_ba, D_a, D_b, opt_g, opt_d, ba, bb, pools=pools), 3,
+                     schedulers=[linear_decay(opt_g, 4)], progress=False)
+    assert {"loss_d", "loss_adv", "loss_cycle", "loss_identity", "d_real", "d_fake"} <= set(hist.values)
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(2e-4 * 0.5) and opt_d.param_groups[0]["lr"] == 2e-4
     out = train.cyclegan_step(G_ab, G_ba, None, None, opt_g, None, ba, bb, adversarial=False)
-    assert "loss_d" not in out and math.isfinite(float(out["loss_cycle"]))
+    assert "loss_d" not in out and "d_real" not in out and math.isfinite(float(out["loss_cycle"]))
 
     digits = gc.load_images("digits", size=32)
     images = torch.cat([digits.images[:32], -digits.images[:32]])
     labels = torch.cat([torch.zeros(32, dtype=torch.long), torch.ones(32, dtype=torch.long)])
-    G, D = StarGenerator(2, 1, 4, 1), StarDiscriminator(2, 1, 4, 3)
-    pairs = ((images[i:i + 8], labels[i:i + 8]) for i in range(0, 64, 8))
-    out = train.stargan_step(G, D, _opt(G), _opt(D), pairs, n_domains=2, generator=gen)
+    G, D = StarGenerator(2, width=4, n_blocks=1), StarDiscriminator(2, width=4, n_layers=3)
+    pairs = train.batches((images, labels), 8, rng=gen)
+    out = train.stargan_step(G, D, _opt(G), _opt(D), pairs, n_domains=2, rng=gen)
     assert {"loss_rec", "loss_g_cls", "loss_d_cls"} <= set(out) and math.isfinite(float(out["loss_g"]))
 
-    Gs, Ds = CoupledGenerators(8, 4, 1, 2), CoupledDiscriminators(4, 1, 2)
+    Gs, Ds = CoupledGenerators(z_dim=8, width=4), CoupledDiscriminators(width=4)
     opt_g, opt_d = _opt(Gs), _opt(Ds)
-    b1, b2 = train.batches(u.a, 8, generator=gen), train.batches(u.b, 8, generator=gen)
+    b1, b2 = train.batches(u.a, 8, rng=gen), train.batches(u.b, 8, rng=gen)
     hist = train.fit(lambda: train.cogan_step(Gs, Ds, opt_g, opt_d, b1, b2, lambda n: torch.randn(n, 8, generator=gen)),
                      2, progress=False)
     assert all(math.isfinite(v) for v in hist["loss_g"])
@@ -259,13 +267,13 @@ def test_pixel_agreement_and_domain_classifier():
 
 def test_domain_and_pair_explorers():
     pytest.importorskip("ipywidgets")
-    G = StarGenerator(3, 1, 4, 1)
+    G = StarGenerator(3, width=4, n_blocks=1)
     pool = torch.randn(5, 1, 32, 32)
     e = gc.widgets.DomainExplorer(G, pool, ["a", "b", "c"])
     assert e.images.shape == (4, 1, 32, 32) and torch.equal(e.images[0], pool[0])
     e.index.value = 3
     assert torch.equal(e.source[0], pool[3])
-    p = gc.widgets.PairExplorer(CoupledGenerators(8, 4, 1, 2), 8, n=3)
+    p = gc.widgets.PairExplorer(CoupledGenerators(z_dim=8, width=4), 8, n=3)
     first = p.images.clone()
     p.resample()
     assert p.images.shape == (6, 1, 32, 32) and not torch.equal(first, p.images)

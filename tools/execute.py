@@ -9,6 +9,11 @@ environment), with ``notebooks/`` as working directory. The run stops at the fir
 raises, and the notebook on disk is left untouched in that case. Widget state is not kept
 (``metadata.widgets`` is removed), so the website never tries to load the widget manager
 from a CDN; the jshtml animations are the static form of the explorers.
+
+Before saving, each cell's outputs are tidied (``tidy_outputs``): the views of widgets
+whose state is not kept (tqdm's progress bars in a kernel) are dropped, since they show
+nothing anywhere, and consecutive prints to the same stream are merged into one output,
+so that a table printed line by line is one block on the website, not six.
 """
 
 from __future__ import annotations
@@ -37,6 +42,33 @@ def kernel_manager() -> KernelManager:
     return km
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def tidy_outputs(nb) -> int:
+    """Drop stateless widget views and merge consecutive stream outputs; return outputs removed."""
+    removed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tidy = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if out.get("output_type") in ("display_data", "execute_result") and WIDGET_VIEW in data \
+                    and set(data) <= {WIDGET_VIEW, "text/plain"}:
+                removed += 1
+                continue
+            previous = tidy[-1] if tidy else None
+            if (out.get("output_type") == "stream" and previous is not None
+                    and previous.get("output_type") == "stream" and previous.get("name") == out.get("name")):
+                previous["text"] = previous["text"] + out["text"]
+                removed += 1
+                continue
+            tidy.append(out)
+        cell.outputs = tidy
+    return removed
+
+
 def execute(path: Path, timeout: int) -> float:
     """Execute one notebook in place; return the wall time in seconds."""
     nb = nbformat.read(path, as_version=4)
@@ -61,6 +93,7 @@ def execute(path: Path, timeout: int) -> float:
             km.shutdown_kernel()
     elapsed = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
+    tidy_outputs(nb)
     nbformat.validate(nb)
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)

@@ -1,4 +1,4 @@
-"""Generate book/exercises.md: every exercise of every chapter, with its type and a link.
+"""Generate book/exercises.md: every exercise of every chapter, numbered as on its page.
 
 Usage (``make exercises``)::
 
@@ -14,6 +14,12 @@ An exercise is a sphinx-exercise directive in a Markdown cell::
 
 Its type is the word in parentheses that starts its body: Derivation, Code, Experiment or
 Concept. Code exercises name the check function they are checked with (``gc.checks.check_*``).
+
+Each row gives the exercise's number in its chapter (4.3: the third exercise of
+notebooks/04_*.ipynb; the website numbers exercises per chapter, book/_ext/reader_site.py),
+its title, its type, the time the guide for instructors (book/instructors.md, "Time per
+exercise") gives for that type, and its check. The number is a reference, so Sphinx prints
+the number of the exercise it links to; tests/test_book.py checks that both agree.
 """
 
 from __future__ import annotations
@@ -32,11 +38,45 @@ EXERCISE = re.compile(r"^:::+\{exercise\}\s*(?P<title>.*)$")
 LABEL = re.compile(r"^:label:\s*(?P<label>\S+)")
 TYPE = re.compile(r"^\((?P<type>[A-Za-z]+)\)")
 CHECK = re.compile(r"gc\.checks\.(check_\w+)")
+INSTRUCTORS = ROOT / "book" / "instructors.md"
+CHAPTER = re.compile(r"^(\d+)_")
+TIME = re.compile(r"(\d+)\s*[-\u2013]\s*(\d+)\s*minutes")
+
+
+def chapter_number(path: Path) -> int:
+    m = CHAPTER.match(path.stem)
+    if not m:
+        raise ValueError(f"{path.name}: chapter notebooks are named NN_topic.ipynb")
+    return int(m.group(1))
+
+
+def time_estimates(text: str | None = None) -> dict[str, str]:
+    """Minutes per exercise type, from the table in the guide for instructors.
+
+    The table's rows start with the type's name (``| code (write a function...) |
+    10-20 minutes | ...``); the result maps "Code" to "10-20 min".
+    """
+    text = INSTRUCTORS.read_text() if text is None else text
+    found = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0]:
+            continue
+        kind = cells[0].split()[0].capitalize()
+        m = TIME.search(cells[1])
+        if kind in TYPES and m and kind not in found:
+            found[kind] = f"{m.group(1)}-{m.group(2)} min"
+    missing = [t for t in TYPES if t not in found]
+    if missing:
+        raise ValueError(f"{INSTRUCTORS.relative_to(ROOT)} has no time estimate for {missing}: the "
+                         "exercise index takes its times from the table 'type | typical time | ...'")
+    return found
 
 
 def exercises(path: Path) -> list[dict]:
-    """The exercises of one notebook, in order, with title, label, type and check."""
+    """The exercises of one notebook, in order, with number, title, label, type and check."""
     nb = nbformat.read(path, as_version=4)
+    chapter = chapter_number(path)
     found = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
@@ -66,7 +106,8 @@ def exercises(path: Path) -> list[dict]:
                 text = "\n".join(c.source for c in nb.cells[i:i + 3] if c.cell_type == "code")
                 hit = CHECK.search(text)
                 check = hit.group(1) if hit else None
-            found.append({"title": m.group("title").strip(), "label": label, "type": kind, "check": check})
+            found.append({"number": f"{chapter}.{len(found) + 1}", "title": m.group("title").strip(),
+                          "label": label, "type": kind, "check": check})
     return found
 
 
@@ -80,27 +121,33 @@ def chapter_title(path: Path) -> str:
 
 def render(notebooks: list[Path]) -> str:
     rows = {path: exercises(path) for path in notebooks}
+    times = time_estimates()
     counts = {t: sum(e["type"] == t for ex in rows.values() for e in ex) for t in TYPES}
     total = sum(counts.values())
     out = [
         "# Exercises",
         "",
-        "Every exercise of the book, chapter by chapter. The type says what it asks for:",
-        "a **derivation** on paper, **code** to write and check with the package's check function,",
-        "an **experiment** to predict and then measure, or a **concept** to explain. Every exercise",
-        "has a worked solution on its chapter's page, folded until you open it; the student",
-        "notebooks (`make student`, see the [guide for instructors](instructors.md)) do not contain",
-        "them.",
+        "Every exercise of the book, chapter by chapter, numbered as in its chapter (4.3 is the",
+        "third exercise of Chapter 4). The type says what it asks for: a **derivation** on paper,",
+        "**code** to write and check with the package's check function, an **experiment** to",
+        "predict and then measure, or a **concept** to explain. The time is the typical time for",
+        "the type, from the [guide for instructors](instructors.md), for a student who has read",
+        "the chapter. Code exercises name the function of `gc.checks` that checks them. Every",
+        "exercise has a worked solution on its chapter's page, folded until you open it; the",
+        "student notebooks (see the guide) do not contain them.",
         "",
         f"In all: {total} exercises, " + ", ".join(f"{counts[t]} {t.lower()}" for t in TYPES) + ".",
         "",
         "<!-- generated by tools/exercise_index.py; edit the notebooks, then run `make exercises` -->",
     ]
     for path, ex in rows.items():
-        out += ["", f"## {chapter_title(path)}", "", "| exercise | type | checked by |", "|---|---|---|"]
+        out += ["", f"## {chapter_title(path)}", "",
+                "| no. | exercise | type | time | check |", "|---|---|---|---|---|"]
         for e in ex:
-            check = f"`gc.checks.{e['check']}`" if e["check"] else ""
-            out.append(f"| {{ref}}`{e['label']}` | {e['type'].lower()} | {check} |")
+            check = f"`{e['check']}`" if e["check"] else ""
+            title = e["title"].replace("|", "\\|")
+            out.append(f"| {{numref}}`%s <{e['label']}>` | {title} | {e['type'].lower()} | "
+                       f"{times[e['type']]} | {check} |")
     return "\n".join(out) + "\n"
 
 

@@ -96,7 +96,7 @@ def check_stargan_generator_loss(fn: Callable) -> CheckResult:
     name = "stargan_generator_loss"
     torch.manual_seed(3)
     n = 3
-    G, D = StarGenerator(n, 1, width=4, n_blocks=1), StarDiscriminator(n, 1, width=4, n_layers=2)
+    G, D = StarGenerator(n, channels=1, width=4, n_blocks=1), StarDiscriminator(n, channels=1, width=4, n_layers=2)
     with torch.no_grad():                      # logits far from 0, so that every mistake shows
         for p in D.parameters():
             p.normal_(0.0, 0.5)

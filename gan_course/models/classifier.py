@@ -8,19 +8,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .dcgan import check_images
+from .common import check_images
 
 
 class SmallConvNet(nn.Module):
     """Three conv blocks (conv, batch norm, ReLU, 2x2 max pool) and two linear layers.
 
     Input (B, channels, 32, 32) in [-1, 1]; ``forward`` returns class logits (B, n_classes);
-    ``features`` returns the 128-dimensional penultimate activations (B, 128).
+    ``features`` returns the penultimate activations (B, feature_dim). Stages: ``body``
+    (convolutions and the first linear layer), ``dropout`` and ``head``.
     """
 
-    def __init__(self, channels: int = 1, n_classes: int = 10, width: int = 32, feature_dim: int = 128):
+    def __init__(self, *, channels: int = 1, n_classes: int = 10, width: int = 32, feature_dim: int = 128):
         super().__init__()
-        self.channels, self.n_classes, self.size = channels, n_classes, 32
+        self.channels, self.n_classes, self.image_size = channels, n_classes, 32
 
         def block(c_in, c_out):
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True),
@@ -32,7 +33,7 @@ class SmallConvNet(nn.Module):
         self.head = nn.Linear(feature_dim, n_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, self.channels, self.size, "classifier")
+        check_images(x, self.channels, self.image_size, "classifier")
         return self.body(x)                                   # (B, feature_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

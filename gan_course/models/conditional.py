@@ -2,7 +2,8 @@
 projection discriminator, the ACGAN discriminator and the semi-supervised discriminator.
 
 All networks are DCGAN-shaped (:mod:`gan_course.models.dcgan`) for 32x32 images; the class
-label y enters as a learned embedding. Discriminators return logits.
+label y enters as a learned embedding. Discriminators return logits; the DCGAN discriminator
+inside each of them is the named stage ``disc`` (with its own ``body`` and ``head``).
 """
 
 from __future__ import annotations
@@ -10,33 +11,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator, check_images, init_weights
-
-
-def check_labels(y: torch.Tensor, n_classes: int, batch: int | None = None) -> None:
-    """Raise a clear error unless ``y`` is an int64 tensor (B,) with values in 0..n_classes-1."""
-    if not torch.is_tensor(y) or y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        kind = f"a tensor of dtype {y.dtype}" if torch.is_tensor(y) else type(y).__name__
-        raise TypeError(f"labels must be an integer tensor of class indices 0..{n_classes - 1} "
-                        f"({n_classes} classes), got {kind}")
-    if y.ndim != 1:
-        raise ValueError(f"labels must have shape (B,), got {tuple(y.shape)}")
-    if batch is not None and len(y) != batch:
-        raise ValueError(f"{len(y)} labels for a batch of {batch}")
-    if len(y) and (int(y.min()) < 0 or int(y.max()) >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1} ({n_classes} classes), "
-                         f"got values from {int(y.min())} to {int(y.max())}")
+from .common import check_images, check_labels, check_z, init_weights
+from .dcgan import DCGANConfig, DCGANDiscriminator, DCGANGenerator
 
 
 class ConditionalGenerator(nn.Module):
     """G(z, y): a DCGAN generator whose input is z concatenated with an embedding of y.
 
-    z (B, z_dim), y (B,) -> images (B, C, 32, 32).
+    z (B, z_dim), y (B,) integer labels -> images (B, C, 32, 32).
     """
 
-    def __init__(self, n_classes: int = 10, config: DCGANConfig | None = None, embed_dim: int = 16, **kwargs):
+    def __init__(self, n_classes: int, *, config: DCGANConfig | None = None, embed_dim: int = 16):
         super().__init__()
-        self.config = config = config or DCGANConfig(**kwargs)
+        self.config = config = config or DCGANConfig()
         self.n_classes = n_classes
         self.embed = nn.Embedding(n_classes, embed_dim)
         inner = DCGANConfig(z_dim=config.z_dim + embed_dim, image_size=config.image_size,
@@ -44,10 +31,9 @@ class ConditionalGenerator(nn.Module):
         self.body = DCGANGenerator(inner)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.config.z_dim:
-            raise ValueError(f"generator expects z of shape (B, {self.config.z_dim}), got {tuple(z.shape)}")
-        check_labels(y, self.n_classes, len(z))
-        return self.body(torch.cat([z, self.embed(y.long())], dim=1))  # (B, C, H, W)
+        check_z(z, self.config.z_dim)
+        y = check_labels(y, self.n_classes, len(z))
+        return self.body(torch.cat([z, self.embed(y)], dim=1))  # (B, C, H, W)
 
 
 class ConditionalDiscriminator(nn.Module):
@@ -59,32 +45,31 @@ class ConditionalDiscriminator(nn.Module):
       embedding with the image features (Miyato and Koyama, 2018).
     """
 
-    def __init__(self, n_classes: int = 10, config: DCGANConfig | None = None, mode: str = "projection",
-                 embed_dim: int = 4, **kwargs):
+    def __init__(self, n_classes: int, *, config: DCGANConfig | None = None, mode: str = "projection",
+                 embed_dim: int = 4):
         super().__init__()
         if mode not in ("concat", "projection"):
             raise ValueError(f"mode must be 'concat' or 'projection', got {mode!r}")
-        self.config = config = config or DCGANConfig(**kwargs)
+        self.config = config = config or DCGANConfig()
         self.n_classes, self.mode = n_classes, mode
         extra = embed_dim if mode == "concat" else 0
         inner = DCGANConfig(z_dim=config.z_dim, image_size=config.image_size,
                             channels=config.channels + extra, width=config.width)
         self.disc = DCGANDiscriminator(inner)
-        feat = config.width * 2 ** (config.n_up - 1) * 16
         if mode == "concat":
             self.embed = nn.Embedding(n_classes, embed_dim)
         else:
-            self.embed = nn.Embedding(n_classes, feat)
+            self.embed = nn.Embedding(n_classes, config.feature_dim)
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_images(x, self.config.channels, self.config.image_size, "discriminator")
-        check_labels(y, self.n_classes, len(x))
+        y = check_labels(y, self.n_classes, len(x))
         if self.mode == "concat":
-            maps = self.embed(y.long())[:, :, None, None].expand(-1, -1, *x.shape[-2:])  # (B, E, H, W)
+            maps = self.embed(y)[:, :, None, None].expand(-1, -1, *x.shape[-2:])  # (B, E, H, W)
             return self.disc(torch.cat([x, maps], dim=1))
-        h = self.disc.body(x)                                                          # (B, F', 4, 4)
-        return self.disc.head(h).flatten() + (self.embed(y.long()) * h.flatten(1)).sum(1)
+        h = self.disc.body(x)                                                  # (B, F', 4, 4)
+        return self.disc.head(h).flatten() + (self.embed(y) * h.flatten(1)).sum(1)
 
 
 class ACGANDiscriminator(nn.Module):
@@ -93,13 +78,12 @@ class ACGANDiscriminator(nn.Module):
     x (B, C, 32, 32) -> (source logits (B,), class logits (B, n_classes)). It does not see y.
     """
 
-    def __init__(self, n_classes: int = 10, config: DCGANConfig | None = None, **kwargs):
+    def __init__(self, n_classes: int, *, config: DCGANConfig | None = None):
         super().__init__()
-        self.config = config = config or DCGANConfig(**kwargs)
+        self.config = config = config or DCGANConfig()
         self.n_classes = n_classes
         self.disc = DCGANDiscriminator(config)
-        feat = config.width * 2 ** (config.n_up - 1) * 16
-        self.classify = nn.Linear(feat, n_classes)
+        self.classify = nn.Linear(config.feature_dim, n_classes)
         init_weights(self.classify)
 
     def forward(self, x: torch.Tensor):
@@ -111,23 +95,26 @@ class ACGANDiscriminator(nn.Module):
 class SemiSupervisedDiscriminator(nn.Module):
     """A classifier with K real classes whose "fake" class is implicit (Salimans et al., 2016).
 
-    It returns K class logits l_1..l_K. With a fixed logit 0 for the (K+1)-th, "generated"
-    class, the probability that x is real is D(x) = Z / (Z + 1), Z = Σ_k exp(l_k), so the
-    real-vs-fake logit is logsumexp(l). ``real_logit(logits)`` computes it.
+    x (B, C, 32, 32) -> K class logits l_1..l_K (B, K). With a fixed logit 0 for the (K+1)-th,
+    "generated" class, the probability that x is real is D(x) = Z / (Z + 1), Z = Σ_k exp(l_k),
+    so the real-vs-fake logit is logsumexp(l). ``real_logit(logits)`` computes it;
+    ``features(x)`` (B, config.feature_dim) are the activations that feature matching compares.
     """
 
-    def __init__(self, n_classes: int = 10, config: DCGANConfig | None = None, dropout: float = 0.3, **kwargs):
+    def __init__(self, n_classes: int, *, config: DCGANConfig | None = None, dropout: float = 0.3):
         super().__init__()
-        self.config = config = config or DCGANConfig(**kwargs)
+        self.config = config = config or DCGANConfig()
         self.n_classes = n_classes
         self.disc = DCGANDiscriminator(config)
-        feat = config.width * 2 ** (config.n_up - 1) * 16
         self.dropout = nn.Dropout(dropout)
-        self.classify = nn.Linear(feat, n_classes)
+        self.classify = nn.Linear(config.feature_dim, n_classes)
         init_weights(self.classify)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.disc.features(x)                                    # (B, F)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classify(self.dropout(self.disc.features(x)))       # (B, K)
+        return self.classify(self.dropout(self.features(x)))            # (B, K)
 
     @staticmethod
     def real_logit(logits: torch.Tensor) -> torch.Tensor:

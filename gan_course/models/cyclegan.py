@@ -1,5 +1,6 @@
-"""CycleGAN (Zhu et al., 2017), Chapter 8: a ResNet generator, the PatchGAN discriminator, the
-history buffer of generated images and the linear learning-rate decay.
+"""CycleGAN (Zhu et al., 2017), Chapter 8: a ResNet generator and the history buffer of
+generated images. The PatchGAN discriminator lives in :mod:`.pix2pix`; the linear
+learning-rate decay is :func:`gan_course.train.linear_decay`.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ import random
 import torch
 from torch import nn
 
-from .dcgan import init_weights
-from .pix2pix import PatchDiscriminator
+from .common import check_images, init_weights
 
-__all__ = ["ImagePool", "PatchDiscriminator", "ResidualBlock", "ResnetGenerator", "linear_decay"]
+__all__ = ["ImagePool", "ResidualBlock", "ResnetGenerator"]
+
+PADDINGS = {"reflect": nn.ReflectionPad2d, "zeros": nn.ZeroPad2d}
 
 
 def _norm(c: int) -> nn.Module:
@@ -33,38 +35,48 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetGenerator(nn.Module):
-    """Image-to-image generator: 7x7 conv, two stride-2 downsamplings, residual blocks at a
-    quarter of the resolution, two stride-2 transposed-conv upsamplings, 7x7 conv and tanh.
+    """Image-to-image generator of CycleGAN (Chapter 8): (B, channels + extra_channels, H, W)
+    -> (B, out_channels, H, W) in [-1, 1]; H and W divisible by 4.
 
-    (B, in_channels, H, W) -> (B, out_channels, H, W); H and W divisible by 4. Reflection
-    padding avoids the dark borders that zero padding leaves; instance norm normalises
-    every image on its own (the paper's choice for style-like translation).
+    Stages: ``stem`` (padding, 7x7 convolution), ``down`` (two stride-2 convolutions,
+    H -> H/4), ``blocks`` (``n_blocks`` residual blocks at a quarter of the resolution),
+    ``up`` (two stride-2 transposed convolutions back to H) and ``head`` (padding, 7x7
+    convolution, tanh). Reflection padding avoids the dark borders that zero padding leaves;
+    ``stem_padding="zeros"`` pads the first convolution with zeros instead (StarGAN, whose
+    label channels would otherwise be lost, see :class:`~gan_course.models.StarGenerator`).
+    Instance norm normalises every image on its own (the paper's choice for style-like
+    translation). ``extra_channels``: input channels beyond the image (StarGAN's labels).
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 32, n_blocks: int = 6,
-                 extra_channels: int = 0):
+    def __init__(self, channels: int = 1, *, out_channels: int | None = None, width: int = 32, n_blocks: int = 6,
+                 extra_channels: int = 0, stem_padding: str = "reflect"):
         super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        c_in = in_channels + extra_channels
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(c_in, width, 7, bias=False), _norm(width), nn.ReLU(True)]
-        for m in (1, 2):                                        # H -> H/2 -> H/4
-            layers += [nn.Conv2d(width * m, width * 2 * m, 3, 2, 1, bias=False), _norm(width * 2 * m), nn.ReLU(True)]
-        layers += [ResidualBlock(width * 4) for _ in range(n_blocks)]
-        for m in (4, 2):                                        # H/4 -> H/2 -> H
-            layers += [nn.ConvTranspose2d(width * m, width * m // 2, 3, 2, 1, output_padding=1, bias=False),
-                       _norm(width * m // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-        self.extra_channels = extra_channels
+        if stem_padding not in PADDINGS:
+            raise ValueError(f"stem_padding must be one of {', '.join(map(repr, PADDINGS))}, got {stem_padding!r}")
+        out_channels = channels if out_channels is None else out_channels
+        self.channels, self.out_channels, self.extra_channels = channels, out_channels, extra_channels
+        self.stem = nn.Sequential(PADDINGS[stem_padding](3), nn.Conv2d(channels + extra_channels, width, 7, bias=False),
+                                  _norm(width), nn.ReLU(True))
+        self.down = nn.Sequential(*[layer for m in (1, 2)      # H -> H/2 -> H/4
+                                    for layer in (nn.Conv2d(width * m, width * 2 * m, 3, 2, 1, bias=False),
+                                                  _norm(width * 2 * m), nn.ReLU(True))])
+        self.blocks = nn.Sequential(*[ResidualBlock(width * 4) for _ in range(n_blocks)])
+        self.up = nn.Sequential(*[layer for m in (4, 2)        # H/4 -> H/2 -> H
+                                  for layer in (nn.ConvTranspose2d(width * m, width * m // 2, 3, 2, 1,
+                                                                   output_padding=1, bias=False),
+                                                _norm(width * m // 2), nn.ReLU(True))])
+        self.head = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh())
         self.apply(init_weights)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.in_channels + self.extra_channels:
-            raise ValueError(f"generator expects (B, {self.in_channels + self.extra_channels}, H, W), "
-                             f"got {tuple(x.shape)}")
+        check_images(x, self.channels + self.extra_channels, None, "generator")
         if x.shape[2] % 4 or x.shape[3] % 4:
             raise ValueError(f"image height and width must be divisible by 4, got {tuple(x.shape[2:])}")
-        return self.net(x)
+        h = self.stem(x)                        # (B, w, H, W)
+        h = self.down(h)                        # (B, 4w, H/4, W/4)
+        h = self.blocks(h)                      # (B, 4w, H/4, W/4)
+        h = self.up(h)                          # (B, w, H, W)
+        return self.head(h)                     # (B, out_channels, H, W)
 
 
 class ImagePool:
@@ -96,21 +108,3 @@ class ImagePool:
             else:
                 out.append(image)
         return torch.stack(out)
-
-
-def linear_decay(optimizer: torch.optim.Optimizer, total_steps: int, decay_from: float = 0.5):
-    """CycleGAN's schedule: constant learning rate, then linear decay to zero.
-
-    The rate stays at its initial value for the first ``decay_from`` fraction of
-    ``total_steps`` and falls linearly to 0 at ``total_steps``. Call ``scheduler.step()``
-    once per training step.
-    """
-    start = int(total_steps * decay_from)
-
-    def factor(step: int) -> float:
-        if step < start:
-            return 1.0
-        return max(0.0, 1.0 - (step - start) / max(1, total_steps - start))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-

@@ -13,6 +13,9 @@ The architecture guidelines of the paper, as they appear below:
 
 Images are 32x32 (28x28 data padded by :func:`gan_course.data.load_images(size=32)`) or
 64x64, with 1 or 3 channels, in [-1, 1]. The discriminator returns logits of shape (B,).
+``norm`` replaces batch normalisation: ``"none"`` in the generator (Chapter 6's exercise),
+``"instance"``, ``"layer"`` or ``"none"`` in the discriminator (critics without batch
+statistics, Chapter 11). Without a normalisation layer the convolutions get a bias.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .common import check_images, check_norm, check_z, init_weights, norm_layer
 
 SIZES = (32, 64)
 
@@ -47,72 +52,74 @@ class DCGANConfig:
         """Number of stride-2 stages between 4x4 and the image size (3 for 32, 4 for 64)."""
         return {32: 3, 64: 4}[self.image_size]
 
-
-def init_weights(module: nn.Module) -> None:
-    """The DCGAN initialisation: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02)."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+    @property
+    def feature_dim(self) -> int:
+        """Size of the discriminator's flattened last hidden activations (B, feature_dim)."""
+        return self.width * 2 ** (self.n_up - 1) * 16
 
 
-def check_images(x: torch.Tensor, channels: int, size: int, who: str) -> None:
-    """Raise a ValueError naming the expected shape when ``x`` is not (B, channels, size, size)."""
-    if x.ndim != 4 or x.shape[1] != channels or x.shape[2] != size or x.shape[3] != size:
-        raise ValueError(f"{who} expects images of shape (B, {channels}, {size}, {size}), "
-                         f"got {tuple(x.shape)}")
+def _conv_norm_act(conv: type, c_in: int, c_out: int, norm: str, act: nn.Module) -> list[nn.Module]:
+    """A stride-2 (transposed) convolution, its normalisation (none: a bias instead), the activation."""
+    layer = norm_layer(norm, c_out)
+    return [conv(c_in, c_out, 4, 2, 1, bias=layer is None), *([layer] if layer is not None else []), act]
 
 
 class DCGANGenerator(nn.Module):
-    """G: z of shape (B, z_dim) -> images of shape (B, channels, size, size) in [-1, 1]."""
+    """G: z (B, z_dim) -> images (B, channels, image_size, image_size) in [-1, 1] (Chapter 5).
 
-    def __init__(self, config: DCGANConfig | None = None, **kwargs):
+    Stages: ``stem`` projects z to 4x4 feature maps (a transposed convolution from 1x1, no
+    linear layer), ``up`` doubles the side ``n_up - 1`` times, ``head`` renders the image.
+    ``norm``: ``"batch"`` (the paper) or ``"none"``.
+    """
+
+    def __init__(self, config: DCGANConfig | None = None, *, norm: str = "batch"):
         super().__init__()
-        self.config = config = config or DCGANConfig(**kwargs)
+        check_norm(norm, ("batch", "none"))
+        self.config = config = config or DCGANConfig()
+        self.norm = norm
         widths = [config.width * 2 ** i for i in reversed(range(config.n_up))]  # e.g. 256, 128, 64
-        layers: list[nn.Module] = [
-            # project and reshape: a transposed convolution from 1x1 to 4x4 (no linear layer)
-            nn.ConvTranspose2d(config.z_dim, widths[0], 4, 1, 0, bias=False),
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(True),
-        ]
-        for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU(True)]
-        layers += [nn.ConvTranspose2d(widths[-1], config.channels, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
+        first = norm_layer(norm, widths[0])
+        self.stem = nn.Sequential(nn.ConvTranspose2d(config.z_dim, widths[0], 4, 1, 0, bias=first is None),
+                                  *([first] if first is not None else []), nn.ReLU(True))
+        self.up = nn.Sequential(*[layer for w_in, w_out in zip(widths[:-1], widths[1:])
+                                  for layer in _conv_norm_act(nn.ConvTranspose2d, w_in, w_out, norm, nn.ReLU(True))])
+        self.head = nn.Sequential(nn.ConvTranspose2d(widths[-1], config.channels, 4, 2, 1), nn.Tanh())
         self.apply(init_weights)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.config.z_dim:
-            raise ValueError(f"generator expects z of shape (B, {self.config.z_dim}), got {tuple(z.shape)}")
-        return self.net(z[:, :, None, None])  # (B, z_dim, 1, 1) -> (B, C, size, size)
+        check_z(z, self.config.z_dim)
+        h = self.stem(z[:, :, None, None])     # (B, 4w', 4, 4)
+        h = self.up(h)                         # (B, w, size / 2, size / 2)
+        return self.head(h)                    # (B, C, size, size)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, n: int, rng: torch.Generator | None = None) -> torch.Tensor:
         """Draw z ~ N(0, I) and return G(z), shape (n, C, size, size)."""
         dev = next(self.parameters()).device
-        return self(torch.randn(n, self.config.z_dim, generator=generator).to(dev))
+        return self(torch.randn(n, self.config.z_dim, generator=rng).to(dev))
 
 
 class DCGANDiscriminator(nn.Module):
-    """D: images of shape (B, channels, size, size) -> logits of shape (B,).
+    """D: images (B, channels, image_size, image_size) -> logits (B,) (Chapter 5).
 
-    ``features(x)`` returns the last hidden activations, flattened: (B, 4*4*width*2^(n-1)),
-    used in Chapter 5 to probe what the discriminator learned.
+    Stages: ``body`` halves the side down to 4x4 (no normalisation on the input layer),
+    ``head`` is one 4x4 convolution to a logit. ``features(x)`` returns the last hidden
+    activations, flattened: (B, config.feature_dim), used in Chapter 5 to probe what the
+    discriminator learned. ``norm``: ``"batch"`` (the paper), ``"instance"``, ``"layer"``
+    or ``"none"``.
     """
 
-    def __init__(self, config: DCGANConfig | None = None, **kwargs):
+    def __init__(self, config: DCGANConfig | None = None, *, norm: str = "batch"):
         super().__init__()
-        self.config = config = config or DCGANConfig(**kwargs)
+        check_norm(norm, ("batch", "instance", "layer", "none"))
+        self.config = config = config or DCGANConfig()
+        self.norm = norm
         widths = [config.width * 2 ** i for i in range(config.n_up)]  # e.g. 64, 128, 256
         layers: list[nn.Module] = [
-            nn.Conv2d(config.channels, widths[0], 4, 2, 1),  # no batch norm on the input layer
+            nn.Conv2d(config.channels, widths[0], 4, 2, 1),  # no normalisation on the input layer
             nn.LeakyReLU(0.2, True),
         ]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2, True)]
+            layers += _conv_norm_act(nn.Conv2d, w_in, w_out, norm, nn.LeakyReLU(0.2, True))
         self.body = nn.Sequential(*layers)                      # -> (B, widths[-1], 4, 4)
         self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0)           # -> (B, 1, 1, 1): one logit
         self.apply(init_weights)

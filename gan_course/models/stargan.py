@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .common import check_images, check_labels, count_parameters, init_weights
 from .cyclegan import ResnetGenerator
-from .dcgan import init_weights
 
 
 def tile_labels(c: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -19,56 +19,55 @@ def tile_labels(c: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def one_hot(domains: torch.Tensor, n_domains: int) -> torch.Tensor:
-    """Integer domains (B,) -> one-hot float vectors (B, n_domains), with a clear range check."""
-    if domains.dtype != torch.int64 or domains.ndim != 1:
-        raise ValueError(f"domain indices must be an int64 tensor of shape (B,), got {domains.dtype} "
-                         f"{tuple(domains.shape)}")
-    if len(domains) and (int(domains.min()) < 0 or int(domains.max()) >= n_domains):
-        raise ValueError(f"domain labels must lie in 0..{n_domains - 1} ({n_domains} domains), "
-                         f"got {int(domains.min())}..{int(domains.max())}")
+    """Integer domains (B,) -> one-hot float vectors (B, n_domains), with a clear range check.
+
+    Any integer dtype is accepted (the package's one rule for labels); floats and bools are refused.
+    """
+    domains = check_labels(domains, n_domains, kind="domains")
     return torch.nn.functional.one_hot(domains, n_domains).float()
 
 
-class StarGenerator(nn.Module):
-    """G(x, c): translate image x to the domain described by label vector c (B, n_domains).
+class StarGenerator(ResnetGenerator):
+    """G(x, c): translate image x (B, channels, H, W) to the domain described by the label
+    vector c (B, n_domains); output (B, channels, H, W) in [-1, 1] (Chapter 9).
 
     The label is tiled to (B, n_domains, H, W) and concatenated to the image channels; the
-    rest is CycleGAN's ResNet generator. Output (B, channels, H, W) in [-1, 1].
-
-    The first 7x7 convolution pads with zeros, as in the StarGAN paper's code, not with
-    reflection: a constant label channel, reflection-padded and convolved, gives a constant
-    per feature map, which the instance normalisation that follows subtracts, so the
-    generator would never see its target label. With zero padding the label's contribution
-    varies near the border and survives normalisation (Chapter 9 shows both).
+    rest is CycleGAN's ResNet generator, with its stages ``stem`` / ``down`` / ``blocks`` /
+    ``up`` / ``head``. The first 7x7 convolution pads with zeros (``stem_padding="zeros"``),
+    as in the StarGAN paper's code, not with reflection: a constant label channel,
+    reflection-padded and convolved, gives a constant per feature map, which the instance
+    normalisation that follows subtracts, so the generator would never see its target label.
+    With zero padding the label's contribution varies near the border and survives
+    normalisation (Chapter 9 shows both).
     """
 
-    def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_blocks: int = 4):
-        super().__init__()
-        self.n_domains, self.channels = n_domains, channels
-        self.net = ResnetGenerator(channels, channels, width, n_blocks, extra_channels=n_domains)
-        self.net.net[0] = nn.ZeroPad2d(3)                  # see the docstring: keeps the label visible
+    def __init__(self, n_domains: int, *, channels: int = 1, width: int = 32, n_blocks: int = 4,
+                 stem_padding: str = "zeros"):
+        super().__init__(channels, width=width, n_blocks=n_blocks, extra_channels=n_domains,
+                         stem_padding=stem_padding)
+        self.n_domains = n_domains
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"generator expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
+        check_images(x, self.channels, None, "generator")
         if c.ndim != 2 or c.shape != (len(x), self.n_domains):
             raise ValueError(f"target labels must have shape ({len(x)}, {self.n_domains}), got {tuple(c.shape)}")
-        return self.net(torch.cat([x, tile_labels(c, *x.shape[2:])], dim=1))
+        return super().forward(torch.cat([x, tile_labels(c, *x.shape[2:])], dim=1))  # (B, C, H, W)
 
 
 class StarDiscriminator(nn.Module):
-    """D(x) -> (patch logits (B, 1, h, w), domain logits (B, n_domains)).
+    """D(x) -> (patch logits (B, 1, h, w), domain logits (B, n_domains)) (Chapter 9).
 
-    Fully convolutional: stride-2 convolutions with LeakyReLU(0.01) (no normalisation, as in
-    the paper), a 3x3 convolution for the real/fake map, and a 3x3 convolution for the domain
-    logits averaged over positions, so any input whose side is a multiple of 2^n_layers works.
+    Fully convolutional: ``body``, stride-2 convolutions with LeakyReLU(0.01) (no
+    normalisation, as in the paper); ``head``, a 3x3 convolution for the real/fake map; and
+    ``classify``, a 3x3 convolution for the domain logits averaged over positions, so any
+    input whose side is a multiple of 2^n_layers works.
 
     ``init``: ``"dcgan"`` (weights ~ N(0, 0.02)) or ``"pytorch"`` (PyTorch's default
     initialisation, as in the StarGAN paper's code; Chapter 9 uses it). Without normalisation
     layers nothing rescales the signal, and the DCGAN weights give much smaller initial logits.
     """
 
-    def __init__(self, n_domains: int, channels: int = 1, width: int = 32, n_layers: int = 3,
+    def __init__(self, n_domains: int, *, channels: int = 1, width: int = 32, n_layers: int = 3,
                  init: str = "dcgan"):
         super().__init__()
         if init not in ("dcgan", "pytorch"):
@@ -79,24 +78,18 @@ class StarDiscriminator(nn.Module):
             layers += [nn.Conv2d(c, width * 2 ** i, 4, 2, 1), nn.LeakyReLU(0.01, True)]
             c = width * 2 ** i
         self.body = nn.Sequential(*layers)
-        self.src = nn.Conv2d(c, 1, 3, 1, 1)
-        self.cls = nn.Conv2d(c, n_domains, 3, 1, 1)
+        self.head = nn.Conv2d(c, 1, 3, 1, 1)
+        self.classify = nn.Conv2d(c, n_domains, 3, 1, 1)
         if init == "dcgan":
             self.apply(init_weights)
 
     def forward(self, x: torch.Tensor):
-        if x.ndim != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"discriminator expects images (B, {self.channels}, H, W), got {tuple(x.shape)}")
-        h = self.body(x)                                   # (B, C, H / 2^n, W / 2^n)
-        return self.src(h), self.cls(h).mean(dim=(2, 3))   # (B, 1, h, w), (B, n_domains)
+        check_images(x, self.channels, None, "discriminator")
+        h = self.body(x)                                        # (B, C, H / 2^n, W / 2^n)
+        return self.head(h), self.classify(h).mean(dim=(2, 3))  # (B, 1, h, w), (B, n_domains)
 
 
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters of a module."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def pairwise_parameter_counts(n_domains: int, channels: int = 1, width: int = 32, n_blocks: int = 4) -> dict:
+def pairwise_parameter_counts(n_domains: int, *, channels: int = 1, width: int = 32, n_blocks: int = 4) -> dict:
     """Generator parameters: one StarGAN generator for ``n_domains`` domains against the
     k(k-1) one-way generators that pairwise CycleGANs need (Chapter 9).
 
@@ -107,8 +100,8 @@ def pairwise_parameter_counts(n_domains: int, channels: int = 1, width: int = 32
     """
     if n_domains < 2:
         raise ValueError(f"a translation needs at least 2 domains, got {n_domains}")
-    star = count_parameters(StarGenerator(n_domains, channels, width, n_blocks))
-    one = count_parameters(ResnetGenerator(channels, channels, width, n_blocks))
+    star = count_parameters(StarGenerator(n_domains, channels=channels, width=width, n_blocks=n_blocks))
+    one = count_parameters(ResnetGenerator(channels, width=width, n_blocks=n_blocks))
     n_gen = n_domains * (n_domains - 1)
     return {"k": n_domains, "stargan": star, "cyclegan_one": one, "n_generators": n_gen,
             "pairwise": n_gen * one, "ratio": n_gen * one / star}
