@@ -50,10 +50,10 @@ def plain_loop(G, D, opt_g, opt_d, real_batches, z_dim, dev, steps, amp, scaler)
     return loss_d.item() + loss_g.item()
 
 
-def package_loop(G, D, opt_g, opt_d, real_batches, z_dim, dev, steps, precision):
+def package_loop(G, D, opt_g, opt_d, real_batches, z_dim, dev, steps, precision, check_every):
     step = lambda: gc.train.gan_step(G, D, opt_g, opt_d, real_batches,  # noqa: E731
                                      lambda n: torch.randn(n, z_dim, device=dev), precision=precision)
-    history = gc.train.fit(step, steps, log_every=steps, progress=False)
+    history = gc.train.fit(step, steps, log_every=steps, check_every=check_every, progress=False)
     return history.last("loss_d") + history.last("loss_g")
 
 
@@ -74,6 +74,9 @@ def main():
     parser.add_argument("--amp", action="store_true", help="bfloat16 autocast (CUDA only)")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--compile", action="store_true", help="torch.compile both networks")
+    parser.add_argument("--check-every", type=int, default=1,
+                        help="fit's check of losses and gradients for NaN/inf before the optimiser steps: every "
+                             "N steps (1, the default, syncs with the device at every optimiser step)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
 
@@ -106,7 +109,7 @@ def main():
         if name == "plain":
             plain_loop(G, D, opt_g, opt_d, batches[name], args.z_dim, dev, steps, amp, scaler)
         else:
-            package_loop(G, D, opt_g, opt_d, batches[name], args.z_dim, dev, steps, precision)
+            package_loop(G, D, opt_g, opt_d, batches[name], args.z_dim, dev, steps, precision, args.check_every)
         sync(dev)
         return args.batch * steps / (time.perf_counter() - start)
 
@@ -122,12 +125,12 @@ def main():
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
         "torch": torch.__version__, "python": platform.python_version(),
         "batch": args.batch, "width": args.width, "size": args.size, "amp": amp,
-        "channels_last": args.channels_last, "compile": args.compile,
+        "channels_last": args.channels_last, "compile": args.compile, "check_every": args.check_every,
         "plain_images_per_s": round(plain, 1), "package_images_per_s": round(package, 1),
         "ratio": round(package / plain, 3),
     }
     print(f"{result['device']}, batch {args.batch}, width {args.width}, {args.size}px, amp={amp}, "
-          f"channels_last={args.channels_last}, compile={args.compile}")
+          f"channels_last={args.channels_last}, compile={args.compile}, check_every={args.check_every}")
     print(f"  plain loop : {plain:8.1f} images/s  (rounds: {', '.join(f'{x:.0f}' for x in rates['plain'])})")
     print(f"  gan_course : {package:8.1f} images/s  (rounds: {', '.join(f'{x:.0f}' for x in rates['package'])})")
     print(f"  ratio package/plain = {package / plain:.3f}")

@@ -1,28 +1,34 @@
 """Data: toy 2-D Gaussian mixtures and real image data sets as tensors in [-1, 1].
 
-Image data sets (``fashion-mnist``, ``mnist``, ``digits``) are found in this order:
+Image data sets (``fashion-mnist``, ``mnist``, ``digits``) are read from:
 
-1. an explicit ``root`` argument;
-2. the folder named by ``$GAN_COURSE_DATA``;
-3. for Fashion-MNIST, Debian's package ``dataset-fashion-mnist``
+1. the folder you name, if you name one: the ``root`` argument, else ``$GAN_COURSE_DATA``.
+   A named folder is used or the load fails with an error saying what is missing there;
+   no other copy is used in its place;
+2. otherwise, for Fashion-MNIST, Debian's package ``dataset-fashion-mnist``
    (``/usr/share/datasets/fashion-mnist``; ``apt-get install dataset-fashion-mnist``);
-4. the user's cache (``$XDG_CACHE_HOME/gan_course`` or ``~/.cache/gan_course``), where a
-   download from the official mirrors is stored.
+3. otherwise the user's cache (``$XDG_CACHE_HOME/gan_course`` or ``~/.cache/gan_course``),
+   filled by a verified download from the mirrors in :data:`MIRRORS`.
 
-``digits`` is scikit-learn's bundled 8x8 digits and needs no file at all. Nothing is ever
-replaced silently by another data set: when the files are missing and cannot be
+Every file is checked against the pinned SHA-256 of its content (:data:`IDX_SHA256`) before
+it enters the cache and again when it is loaded (``verify=False`` loads your own IDX files
+unchecked), and image and label files are cross-checked (as many labels as images, labels
+in range). ``digits`` is scikit-learn's bundled 8x8 digits and needs no file at all. Nothing
+is ever replaced silently by another data set: when the files are missing and cannot be
 downloaded, the error names every place searched and how to obtain the files.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
 import shutil
 import struct
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,10 +98,35 @@ IDX_FILES = {
 }
 SPLIT_SIZES = {"train": 60000, "test": 10000}
 
-# Official mirrors (the same as torchvision's). Tests replace them with local file:// URLs.
+# SHA-256 of the *decompressed* content of every IDX file the package downloads. The pins are
+# on the content, not on the .gz bytes, because the same data is served gzipped differently
+# (Debian's Fashion-MNIST package, the official S3 bucket and other mirrors give three different
+# .gz digests for identical content). Fashion-MNIST: computed from Debian's package
+# dataset-fashion-mnist and equal to the digests published by independent projects; its raw
+# MD5s equal those published with torchvision-style loaders. MNIST: the digests published by
+# many independent projects (no copy of MNIST was available to recompute them here).
+IDX_SHA256 = {
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+    "mnist": {
+        "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+}
+
+# Mirrors, https first. Every download is checked against IDX_SHA256, so a plain-http mirror
+# can fail but cannot deliver wrong data. Tests replace them with local file:// URLs.
 MIRRORS = {
-    "fashion-mnist": ["http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
-    "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"],
+    "fashion-mnist": ["https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+                      "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"],
+    "mnist": ["https://ossci-datasets.s3.amazonaws.com/mnist/",
+              "https://storage.googleapis.com/cvdf-datasets/mnist/"],
 }
 DEBIAN_DIRS = {"fashion-mnist": [Path("/usr/share/datasets/fashion-mnist")], "mnist": []}
 TORCHVISION_NAMES = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
@@ -104,6 +135,10 @@ DATASETS = ("fashion-mnist", "mnist", "digits")
 
 class DataNotFoundError(FileNotFoundError):
     """The image files were found nowhere and could not be downloaded."""
+
+
+class DataIntegrityError(ValueError):
+    """A data file is truncated, corrupt, inconsistent or not the official file it claims to be."""
 
 
 @dataclass
@@ -140,23 +175,75 @@ def cache_dir() -> Path:
     return Path(base) / "gan_course"
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (``.gz`` or raw) of unsigned bytes into a NumPy array."""
-    path = Path(path)
+def _check_count(value, what: str) -> None:
+    """``limit`` / ``size`` arguments: None or a positive integer, never silently empty data."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer (or None for all), got {value!r}")
+
+
+def _read_idx_bytes(path: Path) -> bytes:
+    """The bytes of an IDX file, decompressed if it is gzipped; a clear error on a bad .gz."""
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
-    with (gzip.open if gzipped else open)(path, "rb") as fh:
-        data = fh.read()
+    if not gzipped:
+        return path.read_bytes()
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    except (EOFError, OSError, zlib.error) as exc:
+        raise DataIntegrityError(f"{path}: truncated or corrupt gzip file ({type(exc).__name__}: {exc}); "
+                                 "delete it and download or copy it again") from None
+
+
+def _parse_idx(data: bytes, path) -> np.ndarray:
     if len(data) < 4:
-        raise ValueError(f"{path} is too short to be an IDX file")
+        raise DataIntegrityError(f"{path} is too short to be an IDX file ({len(data)} bytes)")
     zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes (magic {data[:4].hex()})")
+    if zero != 0 or dtype_code != 0x08 or ndim == 0:
+        raise DataIntegrityError(f"{path} is not an IDX file of unsigned bytes (magic {data[:4].hex()})")
+    if len(data) < 4 + 4 * ndim:
+        raise DataIntegrityError(f"{path}: header cut short (truncated file?)")
     dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
-        raise ValueError(f"{path}: header says {dims} but holds {body.size} bytes (truncated download?)")
+        raise DataIntegrityError(f"{path}: header says {dims} but holds {body.size} bytes (truncated download?)")
     return body.reshape(dims).copy()  # writable, independent of the file buffer
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw) of unsigned bytes into a NumPy array.
+
+    Raises :class:`DataIntegrityError` (a ``ValueError``) naming the file when it is not an
+    IDX file, is truncated, or is a truncated or corrupt gzip file.
+    """
+    path = Path(path)
+    return _parse_idx(_read_idx_bytes(path), path)
+
+
+def _digest_problem(name: str, stem: str, data: bytes) -> str | None:
+    """None when ``data`` is the official content of ``stem``, else what differs."""
+    expected = IDX_SHA256[name][stem]
+    found = hashlib.sha256(data).hexdigest()
+    if found == expected:
+        return None
+    return f"SHA-256 of the content is {found}, expected {expected} (the official {name} {stem})"
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, img_path, lab_path, n_classes: int) -> None:
+    """Images (N, H, W) and labels (N,) in [0, n_classes): a clear error naming both files otherwise."""
+    if images.ndim != 3:
+        raise DataIntegrityError(f"{img_path} holds an array of shape {images.shape}; images must be (N, H, W)")
+    if labels.ndim != 1:
+        raise DataIntegrityError(f"{lab_path} holds an array of shape {labels.shape}; labels must be (N,)")
+    if len(images) != len(labels):
+        raise DataIntegrityError(f"{img_path} holds {len(images)} images but {lab_path} holds {len(labels)} "
+                                 "labels; the two files do not belong together")
+    if len(labels) and int(labels.max()) >= n_classes:
+        bad = int((labels >= n_classes).sum())
+        raise DataIntegrityError(f"{lab_path}: {bad} labels are outside 0..{n_classes - 1} "
+                                 f"(largest {int(labels.max())}); these are not labels of this data set")
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
@@ -171,16 +258,19 @@ def _candidate_folders(base: Path, name: str) -> list[Path]:
     return [base, base / name, base / TORCHVISION_NAMES[name] / "raw"]
 
 
-def _search_places(name: str, root) -> list[tuple[str, Path]]:
-    places: list[tuple[str, Path]] = []
+def _explicit_place(root) -> tuple[str, Path] | None:
+    """The place the user named: ``root`` if given, else ``$GAN_COURSE_DATA`` if set, else None."""
     if root is not None:
-        places += [("root argument", p) for p in _candidate_folders(Path(root), name)]
-    env = os.environ.get("GAN_COURSE_DATA")
-    if env:
-        places += [("$GAN_COURSE_DATA", p) for p in _candidate_folders(Path(env), name)]
-    places += [("Debian package", p) for p in DEBIAN_DIRS[name]]
-    places += [("cache", cache_dir() / name)]
-    return places
+        return "root argument", Path(root)
+    env = os.environ.get("GAN_COURSE_DATA", "").strip()
+    return ("$GAN_COURSE_DATA", Path(env)) if env else None
+
+
+def _search_places(name: str, root) -> list[tuple[str, Path]]:
+    explicit = _explicit_place(root)
+    if explicit is not None:
+        return [(explicit[0], p) for p in _candidate_folders(explicit[1], name)]
+    return [("Debian package", p) for p in DEBIAN_DIRS[name]] + [("cache", cache_dir() / name)]
 
 
 def _complete(folder: Path, split: str) -> tuple[Path, Path] | None:
@@ -188,47 +278,82 @@ def _complete(folder: Path, split: str) -> tuple[Path, Path] | None:
     return (img, lab) if img and lab else None
 
 
-def download_idx(name: str, split: str, dest: Path | None = None, mirrors=None) -> tuple[Path, Path]:
-    """Download the two IDX files of ``split`` into ``dest`` (default: the cache), atomically.
+def _fetch(url: str, dest: Path) -> Path:
+    """Copy ``url`` into a new temporary file in ``dest``; the caller removes or renames it."""
+    fd, tmp = tempfile.mkstemp(dir=dest, suffix=".part")
+    os.close(fd)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as fh:
+            shutil.copyfileobj(response, fh)
+    except BaseException:
+        os.remove(tmp)
+        raise
+    return Path(tmp)
 
-    Each file is written to a temporary name, checked to be a well-formed IDX file of the
-    expected length, then renamed into place. Raises ``OSError`` when every mirror fails.
+
+def download_idx(name: str, split: str, dest: Path | None = None, mirrors=None) -> tuple[Path, Path]:
+    """Download the two IDX files of ``split`` into ``dest`` (default: the cache), verified.
+
+    Each file goes to a temporary name and is checked before anything enters ``dest``: it
+    must decompress, be a well-formed IDX file with the split's number of records, and its
+    content must have the pinned SHA-256 (:data:`IDX_SHA256`); the two files must agree
+    (as many labels as images, labels in 0..9). Only then are both renamed into place, so an
+    interrupted or rejected download leaves nothing under the real names. Mirrors are tried
+    in order; raises ``OSError`` listing every mirror and why it failed.
     """
     dest = Path(dest) if dest is not None else cache_dir() / name
     dest.mkdir(parents=True, exist_ok=True)
     mirrors = list(mirrors if mirrors is not None else MIRRORS[name])
-    out = []
-    for stem in IDX_FILES[split]:
-        target = dest / f"{stem}.gz"
-        errors = []
-        for mirror in mirrors:
-            url = mirror.rstrip("/") + f"/{stem}.gz"
-            fd, tmp = tempfile.mkstemp(dir=dest, suffix=".part")
-            os.close(fd)
-            try:
-                with urllib.request.urlopen(url, timeout=30) as response, open(tmp, "wb") as fh:
-                    shutil.copyfileobj(response, fh)
-                arr = read_idx(tmp)
-                if arr.shape[0] != SPLIT_SIZES[split]:
-                    raise ValueError(f"expected {SPLIT_SIZES[split]} records, found {arr.shape[0]}")
-                os.replace(tmp, target)
-                break
-            except (OSError, ValueError, EOFError) as exc:
-                errors.append(f"{url}: {exc}")
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            raise OSError("could not download " + f"{stem}.gz" + "; tried:\n  " + "\n  ".join(errors))
-        out.append(target)
-    return out[0], out[1]
+    fetched: list[tuple[Path, np.ndarray]] = []
+    try:
+        for stem in IDX_FILES[split]:
+            errors = []
+            for mirror in mirrors:
+                url = mirror.rstrip("/") + f"/{stem}.gz"
+                tmp = None
+                try:
+                    tmp = _fetch(url, dest)
+                    content = _read_idx_bytes(tmp)
+                    arr = _parse_idx(content, url)
+                    if arr.shape[0] != SPLIT_SIZES[split]:
+                        raise DataIntegrityError(f"expected {SPLIT_SIZES[split]} records, found {arr.shape[0]}")
+                    problem = _digest_problem(name, stem, content)
+                    if problem:
+                        raise DataIntegrityError(problem)
+                    fetched.append((tmp, arr))
+                    tmp = None
+                    break
+                except (OSError, ValueError, EOFError) as exc:
+                    errors.append(f"{url}: {exc}")
+                finally:
+                    if tmp is not None and tmp.exists():
+                        tmp.unlink()
+            else:
+                if not mirrors:
+                    errors.append("no mirror given")
+                raise OSError(f"could not download {stem}.gz; tried:\n  " + "\n  ".join(errors))
+        (img_tmp, images), (lab_tmp, labels) = fetched
+        _check_pair(images, labels, img_tmp, lab_tmp, 10)
+        out = []
+        for (tmp, _), stem in zip(fetched, IDX_FILES[split]):
+            target = dest / f"{stem}.gz"
+            os.replace(tmp, target)
+            out.append(target)
+        fetched = []
+        return out[0], out[1]
+    finally:
+        for tmp, _ in fetched:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def _not_found(name: str, split: str, places, download_error: str | None) -> DataNotFoundError:
     lines = [f"{name} ({split} split) was not found. Places searched, in order:"]
     lines += [f"  - {label}: {path}" for label, path in places]
     if download_error:
-        lines.append(f"Download into the cache failed: {download_error}")
+        lines.append("Download into the cache failed:")
+        lines += ["  " + line for line in download_error.splitlines()]
+        lines.append("  (offline, or a mirror served other data?)")
     else:
         lines.append("Download was disabled (download=False).")
     lines.append("To obtain the files, do one of:")
@@ -241,19 +366,63 @@ def _not_found(name: str, split: str, places, download_error: str | None) -> Dat
     return DataNotFoundError("\n".join(lines))
 
 
-def _load_idx_dataset(name: str, split: str, root, download: bool, mirrors=None):
+def _missing_at_named_place(name: str, split: str, label: str, base: Path) -> DataNotFoundError:
+    """The user named a place and the files are not there: say what is missing, never fall back."""
+    folders = _candidate_folders(base, name)
+    lines = [f"{name} ({split} split) is not in the place you named ({label}: {base})."]
+    if not base.is_dir():
+        lines.append(f"  {base} does not exist or is not a folder.")
+    else:
+        for folder in folders:
+            if not folder.is_dir():
+                continue
+            have = [stem for stem in IDX_FILES[split] if _find_idx(folder, stem)]
+            missing = [f"{stem}(.gz)" for stem in IDX_FILES[split] if stem not in have]
+            listing = sorted(p.name for p in folder.iterdir())
+            shown = ", ".join(listing[:8]) + (f", ... ({len(listing)} entries)" if len(listing) > 8 else "")
+            lines.append(f"  {folder}: missing {' and '.join(missing)}; it holds: {shown or 'nothing'}")
+    lines.append("Looked in: " + ", ".join(str(f) for f in folders) + ".")
+    lines.append(f"Put {' and '.join(s + '.gz' for s in IDX_FILES[split])} there, or "
+                 + ("drop root=... " if label == "root argument" else "unset GAN_COURSE_DATA ")
+                 + "to use the default places (Debian package, the cache, a verified download). "
+                 "No other copy is used in its place.")
+    return DataNotFoundError("\n".join(lines))
+
+
+def _read_verified(name: str, split: str, img_path: Path, lab_path: Path, label: str, verify: bool):
+    """Read an image/label pair, check it against the pins (``verify``) and against each other."""
+    arrays = []
+    for path, stem in zip((img_path, lab_path), IDX_FILES[split]):
+        content = _read_idx_bytes(path)
+        problem = _digest_problem(name, stem, content) if verify else None
+        if problem:
+            advice = ("delete it (it will be downloaded again)" if label == "cache" else
+                      "if these are your own files in IDX format, pass verify=False to load them unchecked")
+            raise DataIntegrityError(f"{path} ({label}) is not the official {name} file: {problem}. "
+                                     f"Nothing was loaded; {advice}.")
+        arrays.append(_parse_idx(content, path))
+    _check_pair(arrays[0], arrays[1], img_path, lab_path, 10)
+    return arrays[0], arrays[1]
+
+
+def _load_idx_dataset(name: str, split: str, root, download: bool, mirrors=None, verify: bool = True):
+    explicit = _explicit_place(root)
     places = _search_places(name, root)
     for label, folder in places:
         found = _complete(folder, split)
         if found:
-            return read_idx(found[0]), read_idx(found[1]), f"{label}: {folder}"
+            images, labels = _read_verified(name, split, found[0], found[1], label, verify)
+            return images, labels, f"{label}: {folder}"
+    if explicit is not None:
+        raise _missing_at_named_place(name, split, *explicit)
     error = None
     if download:
         try:
             img, lab = download_idx(name, split, mirrors=mirrors)
-            return read_idx(img), read_idx(lab), f"downloaded: {img.parent}"
+            images, labels = _read_verified(name, split, img, lab, "cache", True)
+            return images, labels, f"downloaded: {img.parent}"
         except OSError as exc:
-            error = str(exc).splitlines()[0] + " (offline?)"
+            error = str(exc)
     raise _not_found(name, split, places, error)
 
 
@@ -270,28 +439,31 @@ def _load_digits(split: str):
 
 
 def load_images(name: str = "fashion-mnist", split: str = "train", *, root=None, download: bool = True,
-                limit: int | None = None, size: int | None = None, mirrors=None) -> ImageData:
+                limit: int | None = None, size: int | None = None, mirrors=None, verify: bool = True) -> ImageData:
     """Load an image data set as tensors scaled to [-1, 1].
 
     ``name``: ``fashion-mnist`` (default), ``mnist`` or ``digits``; ``split``: ``train`` or
-    ``test``; ``limit``: keep the first ``limit`` images; ``size``: output side length (28x28
-    images are padded with background to 32, other sizes are resized bilinearly).
+    ``test``; ``root``: a folder holding the IDX files (used or the load fails; see the module
+    docstring for the places searched otherwise); ``limit``: keep the first ``limit`` images;
+    ``size``: output side length (28x28 images are padded with background to 32, other sizes
+    are resized bilinearly); ``verify``: check the files against the pinned SHA-256 digests of
+    the official data (downloads are always checked).
     Returns :class:`ImageData` with images (N, 1, H, W) and labels (N,).
     """
     key = str(name).strip().lower().replace("_", "-")
     if key not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; accepted: {', '.join(DATASETS)}." + _suggest(key, DATASETS))
     if split not in IDX_FILES:
-        raise ValueError(f"unknown split {split!r}; accepted: 'train', 'test'.")
+        raise ValueError(f"unknown split {split!r}; accepted: 'train', 'test'." + _suggest(split, IDX_FILES))
+    _check_count(limit, "limit")
+    _check_count(size, "size")
     if key == "digits":
         arr, labels, source = _load_digits(split)
         classes = DIGIT_CLASSES
     else:
-        arr, labels, source = _load_idx_dataset(key, split, root, download, mirrors)
+        arr, labels, source = _load_idx_dataset(key, split, root, download, mirrors, verify)
         classes = FASHION_CLASSES if key == "fashion-mnist" else DIGIT_CLASSES
     if limit is not None:
-        if limit <= 0:
-            raise ValueError(f"limit must be positive, got {limit}")
         arr, labels = arr[:limit], labels[:limit]
     images = torch.from_numpy(np.ascontiguousarray(arr)).float().div(127.5).sub(1.0).unsqueeze(1)  # (N, 1, H, W)
     if size is not None:
@@ -421,6 +593,7 @@ def unpaired_domains(domain_a: str, domain_b: str, dataset: str = "fashion-mnist
     odd index form domain B = domain_b(x). ``truth_ab`` = domain_b(x) for the sources of A
     and ``truth_ba`` = domain_a(x) for the sources of B: the answer the model never sees.
     """
+    _check_count(limit, "limit")
     ta, tb = domain_transform(domain_a), domain_transform(domain_b)
     data = load_images(dataset, split, size=size, **kwargs)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
@@ -434,7 +607,26 @@ def unpaired_domains(domain_a: str, domain_b: str, dataset: str = "fashion-mnist
 # Photo data sets for GPU runs: CycleGAN folders (horse2zebra...) and CelebA attributes
 # ---------------------------------------------------------------------------------------
 
-CYCLEGAN_URL = "https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/{name}.zip"
+# Archives of the CycleGAN data sets: (size in bytes, SHA-256), as published in TensorFlow
+# Datasets' url_checksums/cycle_gan.txt for the same files under
+# people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/ (not recomputed here).
+CYCLEGAN_MIRRORS = ["https://efrosgans.eecs.berkeley.edu/cyclegan/datasets/",
+                    "https://people.eecs.berkeley.edu/~taesung_park/CycleGAN/datasets/"]
+CYCLEGAN_URL = CYCLEGAN_MIRRORS[0] + "{name}.zip"
+CYCLEGAN_SHA256 = {
+    "apple2orange": (78456409, "845a191e9af8926408ea597001cd03a452e3300a1f44a79fe329b3d59f6e3eb8"),
+    "cezanne2photo": (279885071, "3a6c10ca21f9485862f1cbd707744b9dc258954a04631271d23a3605eeb63cff"),
+    "cityscapes": (279601602, "d2f6910fd056c1ee9873777ae838e7ac4a2c833598ae62a04188e5ab2f4ea036"),
+    "facades": (35135868, "9a31ebf3a31b9b5cd195dd5bf62e9308e00cb94604d1019e3889ac84248695c0"),
+    "horse2zebra": (116867962, "a74d9d392eecca9966b51287a76ca126af473d9de4f3e8fc0e9cda08fa1730a1"),
+    "iphone2dslr_flower": (339964458, "8fcb5e374d631b107e1d961b8c4cd0a186aa2a4ff3e279923f4c426128de7113"),
+    "maps": (1476754427, "639534f69dbf9f36bef8d6292a7698006361221f83f0285d7c9ca78afe6e8a9e"),
+    "monet2photo": (305231073, "88f91b00fc228f97c9411fbf1880ec1d119c98f1722e4cfcfaa2fb35fac05b04"),
+    "summer2winter_yosemite": (132640856, "167fe1726807a9d22bd106b4a6c0bd7953b688af924ac1bf967439c4961e49f9"),
+    "ukiyoe2photo": (292946532, "02a2a2fb5ecf425ca1bf86aca7304377da64a2a1d3b86df54eb65e4068bf3b08"),
+    "vangogh2photo": (306590349, "362c3473e70be0944bda08d49d660eafdc2854df55d697835b8186d1d79caaff"),
+}
+COMPLETE_MARKER = ".gan_course-complete"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 
 
@@ -464,6 +656,8 @@ def load_image_folders(root, split: str = "train", size: int | None = 128, limit
     """Unpaired photo domains in CycleGAN's layout: ``root/trainA``, ``root/trainB``
     (``testA``, ``testB``). Returns (A, B) as float tensors (N, 3, size, size) in [-1, 1].
     """
+    _check_count(limit, "limit")
+    _check_count(size, "size")
     root = Path(root)
     folders = [root / f"{split}A", root / f"{split}B"]
     missing = [str(f) for f in folders if not f.is_dir()]
@@ -474,41 +668,88 @@ def load_image_folders(root, split: str = "train", size: int | None = 128, limit
     return tuple(_read_image_folder(f, size, limit) for f in folders)
 
 
-def download_cyclegan_dataset(name: str = "horse2zebra", root=None, url: str | None = None) -> Path:
-    """Download and extract one of the CycleGAN data sets (a zip with trainA/trainB/testA/testB).
+def _download_verified(url: str, dest: Path, sha256: str) -> Path:
+    """``url`` into a temporary file in ``dest`` whose SHA-256 is ``sha256``, else an error."""
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=dest, suffix=".zip.part")
+    try:
+        with os.fdopen(fd, "wb") as fh, urllib.request.urlopen(url, timeout=60) as response:
+            for chunk in iter(lambda: response.read(1 << 20), b""):
+                digest.update(chunk)
+                fh.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise DataIntegrityError(f"{url}: SHA-256 of the download is {digest.hexdigest()}, expected {sha256}; "
+                                     "nothing was extracted")
+    except BaseException:
+        os.remove(tmp)
+        raise
+    return Path(tmp)
 
-    Returns the extracted folder; does nothing when it is already there. The archive is
-    downloaded to a temporary name and extracted only if it is a valid zip file.
+
+def download_cyclegan_dataset(name: str = "horse2zebra", root=None, url: str | None = None,
+                              sha256: str | None = None) -> Path:
+    """Download, verify and extract one of the CycleGAN data sets (a zip with trainA/trainB/testA/testB).
+
+    Returns ``root/name`` (default root: the cache). The archive's SHA-256 must equal the
+    pinned digest (:data:`CYCLEGAN_SHA256`; for another archive pass ``sha256=``). It is
+    extracted into a temporary folder beside the target, every member checked (zip CRC-32,
+    no path outside the folder), a completion marker written, and only then renamed to
+    ``root/name``: after an interrupted or failed call nothing is left under that name and
+    the next call starts again. A folder without the marker is never returned as complete.
     """
     import zipfile
 
     root = Path(root) if root is not None else cache_dir() / "cyclegan"
     target = root / name
-    if (target / "trainA").is_dir() and (target / "trainB").is_dir():
+    if (target / COMPLETE_MARKER).is_file():
         return target
+    if target.exists():
+        raise DataIntegrityError(
+            f"{target} exists but was not completed by download_cyclegan_dataset (no {COMPLETE_MARKER} file): it "
+            "may be a partial extraction. Delete it and call again; or, if you extracted it yourself, read it "
+            f"with load_image_folders({str(target)!r}).")
+    if sha256 is None:
+        if name not in CYCLEGAN_SHA256:
+            raise ValueError(f"no pinned SHA-256 for the archive {name!r}; pinned: {', '.join(CYCLEGAN_SHA256)}."
+                             + _suggest(name, CYCLEGAN_SHA256) + " For another archive pass sha256='<its digest>'.")
+        sha256 = CYCLEGAN_SHA256[name][1]
     root.mkdir(parents=True, exist_ok=True)
-    url = url or CYCLEGAN_URL.format(name=name)
-    fd, tmp = tempfile.mkstemp(dir=root, suffix=".zip.part")
-    os.close(fd)
+    urls = [url] if url else [m + f"{name}.zip" for m in CYCLEGAN_MIRRORS]
+    errors, archive_path = [], None
+    for candidate in urls:
+        try:
+            archive_path = _download_verified(candidate, root, sha256)
+            break
+        except (OSError, ValueError) as exc:
+            errors.append(f"{candidate}: {exc}")
+    if archive_path is None:
+        raise OSError(f"could not download the {name} archive; tried:\n  " + "\n  ".join(errors))
+    work = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.", suffix=".partial"))
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(tmp, "wb") as fh:
-            shutil.copyfileobj(response, fh)
-        if not zipfile.is_zipfile(tmp):
-            raise ValueError(f"{url} did not return a zip archive")
-        with zipfile.ZipFile(tmp) as archive:
+        if not zipfile.is_zipfile(archive_path):
+            raise DataIntegrityError(f"{urls[0] if url else name}: the download is not a zip archive")
+        with zipfile.ZipFile(archive_path) as archive:
             for member in archive.namelist():
                 if member.startswith("/") or ".." in Path(member).parts:
-                    raise ValueError(f"refusing to extract unsafe path {member!r}")
-            archive.extractall(root)
+                    raise DataIntegrityError(f"refusing to extract unsafe path {member!r}")
+            try:
+                archive.extractall(work)            # reads every member: a bad CRC-32 raises here
+            except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+                raise DataIntegrityError(f"the {name} archive is corrupt ({exc}); nothing was kept") from None
+        extracted = work / name
+        missing = [side for side in ("trainA", "trainB") if not (extracted / side).is_dir()]
+        if missing:
+            raise DataIntegrityError(f"the {name} archive does not contain {name}/{' or '.join(missing)}")
+        (extracted / COMPLETE_MARKER).write_text(f"sha256 {sha256}\n")
+        os.replace(extracted, target)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    if not (target / "trainA").is_dir():
-        raise FileNotFoundError(f"the archive from {url} did not contain {name}/trainA")
+        shutil.rmtree(work, ignore_errors=True)
+        archive_path.unlink(missing_ok=True)
     return target
 
 
 CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+CELEBA_SPLITS = {"train": "0", "valid": "1", "test": "2"}
 
 
 def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: int = 64,
@@ -521,6 +762,11 @@ def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: 
     """
     from PIL import Image
 
+    if split not in CELEBA_SPLITS:
+        raise ValueError(f"unknown CelebA split {split!r}; accepted: {', '.join(map(repr, CELEBA_SPLITS))}."
+                         + _suggest(split, CELEBA_SPLITS))
+    _check_count(limit, "limit")
+    _check_count(size, "size")
     base = Path(root) / "celeba"
     attr_file, part_file = base / "list_attr_celeba.txt", base / "list_eval_partition.txt"
     if download and not attr_file.exists():
@@ -537,7 +783,7 @@ def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: 
     if unknown:
         raise ValueError(f"unknown CelebA attributes {unknown}; available: {', '.join(names)}")
     cols = [names.index(a) for a in attributes]
-    split_code = {"train": "0", "valid": "1", "test": "2"}[split]
+    split_code = CELEBA_SPLITS[split]
     keep = {ln.split()[0] for ln in part_file.read_text().splitlines() if ln.split()[1:] == [split_code]}
     images, attrs = [], []
     for line in lines[2:]:
@@ -552,5 +798,8 @@ def load_celeba(root, attributes=CELEBA_ATTRIBUTES, split: str = "train", size: 
         attrs.append([int(parts[1 + c]) > 0 for c in cols])
         if limit is not None and len(images) >= limit:
             break
+    if not images:
+        raise ValueError(f"{part_file} lists no image of the {split!r} split (code {split_code}) that "
+                         f"{attr_file} describes")
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
     return x, torch.tensor(attrs, dtype=torch.float32)

@@ -124,13 +124,21 @@ def device(prefer: str | None = None) -> torch.device:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch (all devices); return a CPU ``torch.Generator`` with that seed."""
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    """Seed Python, NumPy and PyTorch (all devices); return a CPU ``torch.Generator`` with that seed.
+
+    ``seed``: an integer in 0 .. 2**64 - 1 (PyTorch's range). It is checked before anything is
+    seeded, so a refused seed leaves every generator as it was.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r} ({type(seed).__name__})")
+    seed = int(seed)
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be between 0 and 2**64 - 1 (PyTorch's range), got {seed}")
+    generator = torch.Generator().manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    return generator
 
 
 def autocast(dev: torch.device | str, enabled: bool = True, dtype: torch.dtype | None = None):

@@ -26,7 +26,9 @@ with a diagnosis when a value becomes NaN or infinite.
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -39,7 +41,16 @@ from .runtime import MixedPrecision
 
 
 class TrainingDiverged(RuntimeError):
-    """Raised by :func:`fit` when a tracked value stops being finite."""
+    """Raised by :func:`fit` when a loss, a gradient or a recorded value stops being finite.
+
+    ``step``: the step where it happened; ``source``: where the non-finite value came from,
+    ``"data"``, the role of a player (``"discriminator"``, ``"generator"``, ...), or
+    ``"unknown"`` (a step function that does not update through this module).
+    """
+
+    def __init__(self, message: str, *, step: int | None = None, source: str = "unknown"):
+        super().__init__(message)
+        self.step, self.source = step, source
 
 
 def set_requires_grad(module: nn.Module, flag: bool) -> None:
@@ -73,7 +84,10 @@ def batches(data, batch_size: int, *, rng: torch.Generator | None = None,
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if hasattr(data, "sample") and not torch.is_tensor(data):
         while True:
-            yield data.sample(batch_size, rng).to(device)
+            batch = data.sample(batch_size, rng).to(device)
+            if _active_guard is not None:
+                _active_guard.note_batch((batch,), None)
+            yield batch
     tensors = data if isinstance(data, tuple) else (data,)
     if not tensors or not all(torch.is_tensor(t) for t in tensors):
         hint = ""
@@ -93,6 +107,8 @@ def batches(data, batch_size: int, *, rng: torch.Generator | None = None,
         for start in range(0, n - batch_size + 1, batch_size):
             idx = order[start:start + batch_size]
             out = tuple(t[idx].to(device) for t in tensors)
+            if _active_guard is not None:
+                _active_guard.note_batch(out, idx)
             yield out if isinstance(data, tuple) else out[0]
 
 
@@ -117,11 +133,17 @@ _FP32 = MixedPrecision("cpu", enabled=False)
 
 
 def _update(opt: torch.optim.Optimizer, loss: torch.Tensor, mp: MixedPrecision, *players: nn.Module) -> torch.Tensor:
-    """One optimiser step on ``loss``; returns the gradient norm of the players it updates."""
+    """One optimiser step on ``loss``; returns the gradient norm of the players it updates.
+
+    Inside :func:`fit`, a NaN or inf in the loss or the gradient stops training before the
+    optimiser step (see ``_Guard``).
+    """
     opt.zero_grad(set_to_none=True)
     mp.backward(loss)
     mp.unscale(opt)
     norm = grad_norm(*players)
+    if _active_guard is not None:
+        _active_guard.before_optimizer_step(opt, loss, norm, players, mp)
     mp.step(opt)
     return norm
 
@@ -211,8 +233,14 @@ class History:
         return self[key] if key in self else default
 
     def last(self, key: str, n: int = 1) -> float:
-        """Mean of the last ``n`` recorded values of ``key``."""
+        """Mean of the last ``n`` recorded values of ``key`` (``n`` >= 1)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer (how many of the last values to average), got {n!r}")
+        if key not in self.values:
+            raise KeyError(f"nothing recorded under {key!r}; recorded: {', '.join(self.values) or 'nothing yet'}")
         tail = self.values[key][-n:]
+        if not tail:
+            raise ValueError(f"no value of {key!r} has been recorded yet")
         return sum(tail) / len(tail)
 
     def record(self, step: int, scalars: dict) -> None:
@@ -221,9 +249,271 @@ class History:
             self.values.setdefault(key, []).append(float(value))
 
 
+# ---------------------------------------------------------------------------------------
+# fit's guard against NaN and inf
+# ---------------------------------------------------------------------------------------
+
+_active_guard: _Guard | None = None   # the guard of the running fit, reached by _update and batches
+
+
+def _plural(role: str, n: int) -> str:
+    return role if n == 1 or role.endswith("s") else role + "s"
+
+
+def _non_finite(tensor: torch.Tensor) -> bool:
+    return (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all())
+
+
+def _copy_all(targets: list[torch.Tensor], sources: list[torch.Tensor]) -> None:
+    """``t.copy_(s)`` for every pair, in one multi-tensor operation where PyTorch has it."""
+    if not targets:
+        return
+    with torch.no_grad():
+        if hasattr(torch, "_foreach_copy_"):
+            torch._foreach_copy_(targets, sources)
+        else:
+            for t, s in zip(targets, sources):
+                t.copy_(s)
+
+
+class _Guard:
+    """What :func:`fit` watches while it runs, reached by ``_update`` (the optimiser step of
+    every step function of this module) and by :func:`batches` (every batch drawn).
+
+    On a checked step (every step when ``check_every`` = 1) each optimiser step is preceded by
+    one read of ``loss + gradient norm`` (a device sync): a NaN or inf stops training before the
+    optimiser touches the weights, and the batch-norm statistics taken in by the failing forward
+    pass are put back (saved at the start of the step; for a player first seen in that very step,
+    statistics that took in NaN or inf are reset instead). Between checked steps the same test is
+    kept on the device, without a sync, and read at the next checked step; a failure then
+    restores the weights, buffers and optimiser states saved at the last checked step (for a
+    player first seen then: its weights and optimiser state from before its first update, its
+    statistics from after that step's forward pass).
+    """
+
+    def __init__(self, check_every: int, start_step: int):
+        self.check_every, self.start_step = check_every, start_step
+        self.step, self.checking = start_step, True
+        self.players: dict[int, nn.Module] = {}         # every module an optimiser step updated
+        self.seen_at: dict[int, int] = {}               # the step where each was first seen
+        self.trainable: dict[int, list[bool]] = {}      # its parameters' requires_grad when first seen
+        self.buffers: dict[int, tuple[list, list]] = {}  # its buffers, and copies of them
+        self.live_buffers: list[torch.Tensor] = []      # all buffers and all copies, flat, so that
+        self.copied_buffers: list[torch.Tensor] = []    # saving them is one multi-tensor copy
+        self.optimizers: dict[int, torch.optim.Optimizer] = {}
+        self.roles: dict[int, str] = {}                 # learned from the keys a step returns
+        self.updates: list = []                         # this step's updates: (players, loss)
+        self.drawn: list = []                           # this step's batches from batches(): (tensors, rows)
+        self.pending: list = []                         # unchecked updates: (step, players, loss + norm)
+        self.pending_batches: list = []                 # unchecked batches: (step, sum of a tensor)
+        self.saved_step: int | None = None
+        self.saved_params: dict[int, list[torch.Tensor]] = {}
+        self.saved_optimizers: dict[int, dict] = {}
+
+    # --- called by fit ---------------------------------------------------------------------
+
+    def begin(self, step: int) -> None:
+        self.step = step
+        self.checking = (step - self.start_step) % self.check_every == 0
+        self.updates.clear()
+        self.drawn.clear()
+        if self.checking:
+            self.verify_pending()
+            self.saved_step = step
+            _copy_all(self.copied_buffers, self.live_buffers)
+            if self.check_every > 1:
+                self.saved_params = {key: [p.detach().clone() for p in m.parameters()]
+                                     for key, m in self.players.items()}
+                self.saved_optimizers = {key: copy.deepcopy(opt.state_dict()) for key, opt in self.optimizers.items()}
+
+    def end(self, scalars: dict) -> None:
+        """Learn each player's role from the key under which the step returned its loss."""
+        for players, loss in self.updates:
+            if all(id(m) in self.roles for m in players):
+                continue
+            for key, role in (("loss_d", "discriminator"), ("loss_g", "generator")):
+                value = scalars.get(key)
+                if torch.is_tensor(value) and value.shape == loss.shape and value.data_ptr() == loss.data_ptr():
+                    for m in players:
+                        self.roles[id(m)] = role
+
+    def verify_pending(self) -> None:
+        """Read the flags of the unchecked steps (one sync); restore and raise if one failed."""
+        if not self.pending and not self.pending_batches:
+            return
+        tests = [v for *_, v in self.pending] + [f for _, f in self.pending_batches]
+        device = tests[0].device
+        dtype = torch.float32 if device.type == "mps" else torch.float64
+        flags = torch.isfinite(torch.stack([t.to(device, dtype) for t in tests])).tolist()   # the one sync
+        updates, batches_ = self.pending, self.pending_batches
+        self.pending, self.pending_batches = [], []
+        bad_updates = [u for u, ok in zip(updates, flags) if not ok]
+        bad_batches = [b for b, ok in zip(batches_, flags[len(updates):]) if not ok]
+        if not bad_updates and not bad_batches:
+            return
+        first = min([u[0] for u in bad_updates] + [b[0] for b in bad_batches])
+        spoilt = sorted({self._role(m) for m in self.players.values() if any(_non_finite(p) for p in m.parameters())})
+        if any(b[0] == first for b in bad_batches):
+            source, why = "data", f"the data: a batch drawn at step {first} holds NaN or inf"
+        else:
+            players = next(u[1] for u in bad_updates if u[0] == first)
+            source = self._role(*players)
+            why = f"the update of the {source}: its loss or gradient became NaN or inf at step {first}"
+        if spoilt:
+            why += f" (by step {self.step} the weights of the {' and the '.join(spoilt)} held NaN or inf)"
+        self._restore(full=True)
+        raise TrainingDiverged(
+            f"training stopped at step {self.step}: a value became non-finite at step {first}, between two checks "
+            f"(check_every={self.check_every}). Source: {why}. The weights, batch-norm statistics and optimiser "
+            f"states saved at step {self.saved_step}, the last checked step, were restored: every weight is finite. "
+            "fit(..., check_every=1) stops before the optimiser step that meets the value and names its rows.",
+            step=first, source=source)
+
+    # --- called by _update and batches -----------------------------------------------------
+
+    def note_batch(self, tensors: tuple, rows: torch.Tensor | None) -> None:
+        if self.checking:
+            self.drawn.append((tensors, rows))     # read only if this step fails
+            return
+        for t in tensors:
+            if t.is_floating_point():      # NaN and inf survive the sum (float64: no overflow); read later
+                self.pending_batches.append((self.step, t.sum(dtype=torch.float64 if t.device.type != "mps"
+                                                               else None)))
+
+    def before_optimizer_step(self, opt, loss: torch.Tensor, norm: torch.Tensor, players: tuple,
+                              mp: MixedPrecision) -> None:
+        self._register(opt, players)
+        test = loss.detach() if loss.ndim == 0 else loss.detach().sum()
+        if not mp.scaler.is_enabled():     # with loss scaling, an inf gradient is the scaler's business
+            test = test + norm.to(test.device)
+        if self.checking:
+            if not math.isfinite(float(test)):     # the sync: one number
+                self._trip(opt, loss, norm, players, mp)
+        else:
+            self.pending.append((self.step, players, test))     # read at the next check
+        self.updates.append((players, loss))
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _register(self, opt, players: tuple) -> None:
+        for m in players:
+            key = id(m)
+            if key not in self.players:
+                self.players[key], self.seen_at[key] = m, self.step
+                self.trainable[key] = [p.requires_grad for p in m.parameters()]
+                live = list(m.buffers())
+                self.buffers[key] = (live, [b.detach().clone() for b in live])
+                self.live_buffers += live
+                self.copied_buffers += self.buffers[key][1]
+                if self.check_every > 1:          # first seen: save it before its first optimiser step
+                    self.saved_params[key] = [p.detach().clone() for p in m.parameters()]
+        if id(opt) not in self.optimizers:
+            self.optimizers[id(opt)] = opt
+            if self.check_every > 1:
+                self.saved_optimizers[id(opt)] = copy.deepcopy(opt.state_dict())
+
+    def _role(self, *players: nn.Module) -> str:
+        roles = []
+        for m in players:
+            role = self.roles.get(id(m))
+            if role is None:
+                kind = type(getattr(m, "_orig_mod", m)).__name__
+                role = ("discriminator" if "Discriminator" in kind or "Critic" in kind
+                        else "generator" if "Generator" in kind else f"model ({kind})")
+            roles.append(role)
+        return _plural(roles[0], len(roles)) if len(set(roles)) == 1 else " and ".join(roles)
+
+    def _restore(self, full: bool) -> list[str]:
+        """Put back what was saved; returns what was done, in words."""
+        done = []
+        with torch.no_grad():
+            for key, m in self.players.items():
+                if full and key in self.saved_params:
+                    for p, saved in zip(m.parameters(), self.saved_params[key]):
+                        p.copy_(saved)
+                live, copies = self.buffers[key]
+                if full or self.seen_at[key] < self.step:
+                    _copy_all(live, copies)
+                else:          # first seen in this step, so no copy from its start: statistics that took in
+                    #                NaN or inf start afresh
+                    reset = [layer for layer in m.modules() if hasattr(layer, "reset_running_stats")
+                             and any(_non_finite(b) for b in layer.buffers())]
+                    for layer in reset:
+                        layer.reset_running_stats()
+                    if reset:
+                        done.append(f"the running statistics of {len(reset)} normalisation layer(s) of the "
+                                    f"{self._role(m)} were reset (they had taken in the non-finite values)")
+                for p, flag in zip(m.parameters(), self.trainable[key]):
+                    p.requires_grad_(flag)
+        if full:
+            for key, opt in self.optimizers.items():
+                if key in self.saved_optimizers:
+                    opt.load_state_dict(self.saved_optimizers[key])
+        return done
+
+    def _trip(self, opt, loss, norm, players: tuple, mp: MixedPrecision) -> None:
+        """A non-finite loss or gradient at a checked step: no optimiser step; say where it came from."""
+        opt.zero_grad(set_to_none=True)
+        if mp.scaler.is_enabled():
+            mp.scaler.update()          # close the scaler's bookkeeping of this iteration
+        role, step = self._role(*players), self.step
+        value = float(loss.detach().sum())
+        what = f"its loss is {value}" if not math.isfinite(value) else \
+            f"its loss is finite ({value:.4g}) but its gradient norm is {float(norm)}"
+        # 1. the data drawn through batches() in this step
+        source, why = None, ""
+        for tensors, rows in self.drawn:
+            for t in tensors:
+                if t.is_floating_point() and _non_finite(t):
+                    bad = ~torch.isfinite(t.reshape(len(t), -1)).all(dim=1)
+                    where = bad.nonzero().flatten().cpu()
+                    named = rows.cpu()[where] if rows is not None else where
+                    what_rows = "data rows" if rows is not None else "rows of the sampled batch"
+                    source = "data"
+                    why = (f"the data: the batch drawn at step {step} holds NaN or inf in {int(bad.sum())} of its "
+                           f"{len(t)} rows ({what_rows} {named[:5].tolist()}{', ...' if len(named) > 5 else ''}). "
+                           "Find them with (~torch.isfinite(x.flatten(1)).all(1)).nonzero() and remove or repair "
+                           "them")
+                    break
+            if source:
+                break
+        # 2. the weights of every player
+        if source is None:
+            spoilt = [m for m in self.players.values() if any(_non_finite(p) for p in m.parameters())]
+            if spoilt:
+                source = self._role(spoilt[0])
+                why = (f"the {self._role(*spoilt)}: its weights already hold NaN or inf (they were changed "
+                       "outside fit's checks, e.g. by an optimiser step of another loop)")
+        # 3. the update itself
+        if source is None:
+            source = role
+            largest = max((float(p.detach().abs().max()) for m in players for p in m.parameters() if p.numel()),
+                          default=0.0)
+            hint = (f"its weights have grown large (largest |weight| {largest:.3g}): a learning rate too high is "
+                    "the likely cause" if largest > 1e3 else
+                    f"its weights are moderate (largest |weight| {largest:.3g}), so look at the loss itself, e.g. "
+                    "a log of 0 (a loss computed from probabilities instead of logits) or a division by 0")
+            if self.drawn:
+                why = (f"the {role}'s update: the batches drawn through gc.train.batches and every weight are "
+                       f"finite, so the value arose in computing this update; {hint}")
+            else:
+                why = (f"the {role}'s update (every weight is finite). This step's batches did not come from "
+                       "gc.train.batches, so fit could not check them: look for NaN or inf in them first "
+                       f"(torch.isfinite(x).all()); if they are finite, {hint}")
+        notes = self._restore(full=False)
+        kept = "No optimiser step was taken on it: every weight is finite"
+        if notes:
+            kept += "; " + "; ".join(notes)
+        elif self.live_buffers:
+            kept += f", and the batch-norm statistics are those of the start of step {step}"
+        raise TrainingDiverged(
+            f"training stopped at step {step}, before the optimiser step of the {role}: {what}. "
+            f"Source: {why.rstrip('.')}. {kept}.", step=step, source=source)
+
+
 def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] = (),
         snapshot_fn: Callable[[], object] | None = None, schedulers: Iterable = (), log_every: int = 1,
-        progress: bool = True, history: History | None = None, start_step: int = 0,
+        check_every: int = 1, progress: bool = True, history: History | None = None, start_step: int = 0,
         desc: str = "training") -> History:
     """Call ``step_fn()`` ``steps`` times and record its scalars every ``log_every`` steps.
 
@@ -232,11 +522,29 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
     ``snapshot_fn()`` is called before the steps listed in ``snapshot_at`` (0 = before
     training, ``steps`` = after the last); ``lambda: gc.frozen_copy(G)`` keeps the weights.
     Every learning-rate scheduler in ``schedulers`` is stepped once after every call of
-    ``step_fn``. Raises :class:`TrainingDiverged` naming the value and the step when any
-    recorded scalar is NaN or infinite.
+    ``step_fn``.
+
+    NaN and inf: the step functions of this module check, inside ``fit``, each loss and
+    gradient norm before their optimiser step, every ``check_every`` steps (one host read per
+    optimiser step; between checks the test stays on the device). A non-finite value raises
+    :class:`TrainingDiverged` naming the step, the player, and the source (the data, with its
+    row numbers, a player's weights, or a player's update) with the weights finite: at a checked
+    step no optimiser step is taken on the value; with ``check_every`` > 1 the players and
+    optimisers saved at the last checked step are restored. A step function of your own is
+    checked through the scalars it returns, at logged steps only, after its optimiser steps.
     """
+    for label, value in (("steps", steps), ("log_every", log_every), ("check_every", check_every)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{label} must be an integer, got {value!r}")
+    steps, log_every, check_every = int(steps), int(log_every), int(check_every)
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    if log_every < 1:
+        raise ValueError(f"log_every must be a positive integer (record the scalars every log_every steps), "
+                         f"got {log_every}")
+    if check_every < 1:
+        raise ValueError(f"check_every must be a positive integer (check losses for NaN every check_every "
+                         f"steps), got {check_every}")
     history = history if history is not None else History()
     wanted, schedulers = set(snapshot_at), list(schedulers)
     if wanted and snapshot_fn is None:
@@ -246,6 +554,9 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc=desc, leave=False, mininterval=1.0)
+    global _active_guard
+    guard, outer = _Guard(check_every, start_step), _active_guard
+    _active_guard = guard
     start = time.perf_counter()
     try:
         for step in range(start_step, start_step + steps + 1):
@@ -253,7 +564,9 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
                 history.snapshots[step] = snapshot_fn()
             if step == start_step + steps:
                 break
+            guard.begin(step)
             scalars = step_fn()
+            guard.end(scalars)
             for scheduler in schedulers:
                 scheduler.step()
             if step % log_every != 0:
@@ -263,18 +576,25 @@ def fit(step_fn: Callable[[], dict], steps: int, *, snapshot_at: Iterable[int] =
             scalars = {k: float(v) for k, v in scalars.items()}  # the only sync with the device
             bad = {k: v for k, v in scalars.items() if not math.isfinite(v)}
             if bad:
+                guard.verify_pending()      # an unchecked step that went wrong: restore and say so
                 name, value = next(iter(bad.items()))
                 last = {k: round(history.values[k][-1], 4) for k in history.values if history.values[k]}
-                raise TrainingDiverged(
-                    f"{name} became {value} at step {step}; training stopped. Last finite values: {last}. "
-                    "Typical causes: a learning rate too high, a loss computed from probabilities "
-                    "instead of logits, or a discriminator that saturated.")
+                context = ("The losses and gradients of every optimiser step were finite: look at how this "
+                           "value is computed." if guard.players else
+                           "This step function does not update through gan_course.train, so fit could not check "
+                           "its losses before its optimiser steps: the weights may already hold NaN or inf. "
+                           "Look for NaN or inf in the data (torch.isfinite(x).all()), then in each loss.")
+                raise TrainingDiverged(f"{name} became {value} at step {step}; training stopped. Last finite "
+                                       f"values: {last}. {context}", step=step)
             history.record(step, scalars)
             if bar is not None:
                 bar.update(1)
                 if step % max(1, steps // 100) == 0:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in list(scalars.items())[:4]}, refresh=False)
+        guard.step = start_step + steps
+        guard.verify_pending()
     finally:
+        _active_guard = outer
         if bar is not None:
             bar.close()
         history.seconds += time.perf_counter() - start

@@ -1,6 +1,7 @@
 """Unpaired and multi-domain translation: derived domains, photo loaders, CycleGAN, StarGAN,
 CoGAN models and steps, and their metrics (Chapters 8-10)."""
 
+import hashlib
 import math
 import zipfile
 
@@ -66,6 +67,10 @@ def test_image_folders_and_their_errors(tmp_path):
         data.load_image_folders(tmp_path, "test")
 
 
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_cyclegan_download_from_local_archive(tmp_path):
     src = tmp_path / "src"
     for side in ("trainA", "trainB", "testA", "testB"):
@@ -75,17 +80,18 @@ def test_cyclegan_download_from_local_archive(tmp_path):
         for f in (src / "tiny2tiny").rglob("*.png"):
             z.write(f, f.relative_to(src))
     root = tmp_path / "cache"
-    target = data.download_cyclegan_dataset("tiny2tiny", root, url=archive.as_uri())
+    target = data.download_cyclegan_dataset("tiny2tiny", root, url=archive.as_uri(), sha256=_sha256(archive))
     assert (target / "trainA" / "0.png").exists()
     assert data.download_cyclegan_dataset("tiny2tiny", root, url="file:///nonexistent") == target  # already there
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="zip"):
-        data.download_cyclegan_dataset("other", root, url=(tmp_path / "bad.zip").as_uri())
+        data.download_cyclegan_dataset("other", root, url=(tmp_path / "bad.zip").as_uri(),
+                                       sha256=_sha256(tmp_path / "bad.zip"))
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(evil, "w") as z:
         z.writestr("../escape.txt", "x")
     with pytest.raises(ValueError, match="unsafe"):
-        data.download_cyclegan_dataset("evil", root, url=evil.as_uri())
+        data.download_cyclegan_dataset("evil", root, url=evil.as_uri(), sha256=_sha256(evil))
     assert not (tmp_path / "escape.txt").exists() and list(root.glob("*.part")) == []
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _seeded
 
 __all__ = ["check_pixel_agreement", "check_shared_layers"]
 
@@ -44,7 +44,7 @@ def check_pixel_agreement(fn: Callable) -> CheckResult:
                                f"{tuple(out.shape)}: take the mean over all pixels of all images.")
         value = _as_float(out)
         if value is None:
-            return _fail(name, f"expected a number, got {type(out).__name__}.")
+            return _fail(name, f"expected a number, got {_describe(out)}.")
         want = _agreement(x, y)
         if _close(value, want, 1e-4):
             continue
@@ -63,18 +63,26 @@ def check_pixel_agreement(fn: Callable) -> CheckResult:
                                "number of pixels (take the mean, not the sum, over the pixels).")
         if _close(value, float((x > 0).eq(y).float().mean()), 1e-4) or \
                 _close(value, float((y > 0).eq(x).float().mean()), 1e-4):
-            return _fail(name, "only one of the two images was binarised: threshold both at 0 before "
-                               "comparing them.")
+            return _fail(name, f"only one of the two images was binarised (got {value:.4f}, expected {want:.4f}): "
+                               "threshold both at 0 before comparing them.")
         return _fail(name, f"got {value:.4f}, expected {want:.4f} (binarise both at 0, then the fraction "
                            "of agreeing pixels over the whole batch).")
     return CheckResult(name, True, "binarises both batches at mid-grey and returns the fraction of "
                                    "agreeing pixels, as in the CoGAN paper.")
 
 
-def _stages() -> list[nn.Module]:
+def _stages(seed: int) -> list[nn.Module]:
+    """Four generator stages, initialised from ``seed`` (the global generator is left alone)."""
     from ..models.cogan import _g_layers
 
-    return _g_layers(8, 4, 1)
+    with _seeded(seed):
+        return _g_layers(8, 4, 1)
+
+
+def _as_pair(out) -> tuple[nn.Module, nn.Module] | None:
+    if isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(g, nn.Module) for g in out):
+        return out[0], out[1]
+    return None
 
 
 def _stages_word(n: int) -> str:
@@ -95,16 +103,17 @@ def check_shared_layers(fn: Callable) -> CheckResult:
     its own stages_2 after them, so the shared stages have one set of parameters.
     """
     name = "shared_layers"
-    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
     for n_shared in (0, 1, 2, 3):
-        s1, s2 = _stages(), _stages()
+        s1, s2 = _stages(2 * n_shared), _stages(2 * n_shared + 1)
         out, err = _call(name, fn, list(s1), list(s2), n_shared)
         if err is not None:
             return err
-        if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(g, nn.Module) for g in out)):
-            return _fail(name, "expected a pair (g1, g2) of nn.Module objects, e.g. two nn.Sequential.")
+        if _as_pair(out) is None:
+            return _fail(name, f"expected a pair (g1, g2) of nn.Module objects, e.g. two nn.Sequential; got "
+                               f"{_describe(out)}.")
         g1, g2 = out
-        z = torch.randn(3, 8, 1, 1)
+        z = torch.randn(3, 8, 1, 1, generator=gen)
         for label, g in (("g1", g1), ("g2", g2)):
             x, err = _call(name, g, z)
             if err is not None:
@@ -145,10 +154,22 @@ def check_shared_layers(fn: Callable) -> CheckResult:
         return _fail(name, f"with n_shared = {n_shared} the parameters of g1 and g2 are not the expected ones: "
                            "g1 should run stages_1, g2 the shared stages followed by its own stages_2.")
     # one gradient step through g1 alone must move the weights that g2 uses
-    s1, s2 = _stages(), _stages()
-    g1, g2 = fn(list(s1), list(s2), 2)
+    s1, s2 = _stages(8), _stages(9)
+    out, err = _call(name, fn, list(s1), list(s2), 2)
+    if err is not None:
+        return _fail(name, f"the second call with n_shared = 2 (fresh stages) failed: {err.message}")
+    if _as_pair(out) is None:
+        return _fail(name, f"the second call with n_shared = 2 (fresh stages) returned {_describe(out)}, "
+                           "not a pair (g1, g2) of nn.Module objects.")
+    g1, g2 = out
     before = copy.deepcopy([p.detach().clone() for p in g2.parameters()])
-    g1(torch.randn(3, 8, 1, 1)).mean().backward()
+    images, err = _call(name, g1, torch.randn(3, 8, 1, 1, generator=gen))
+    if err is not None:
+        return _fail(name, f"running g1 of the second call failed: {err.message}")
+    if not (torch.is_tensor(images) and images.requires_grad):
+        return _fail(name, f"g1 of the second call returned {_describe(images)}, not images that carry "
+                           "gradients to its weights.")
+    images.mean().backward()
     torch.optim.SGD(g1.parameters(), lr=1.0).step()
     moved = sum(not torch.equal(b, p) for b, p in zip(before, g2.parameters()))
     if not moved:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _matching_mistake
 
 __all__ = ["check_label_conditioning", "check_acgan_losses", "check_real_logit",
            "check_pix2pix_generator_loss"]
@@ -44,11 +44,10 @@ def check_label_conditioning(fn: Callable) -> CheckResult:
                                    "dim=1, the feature dimension, so each sample gets its own label.")
             return err
         if not torch.is_tensor(out) or out.ndim != 2:
-            return _fail(name, f"expected a 2-D tensor (B, z_dim + n_classes), got "
-                               f"{tuple(out.shape) if torch.is_tensor(out) else type(out).__name__}.")
+            return _fail(name, f"expected a 2-D tensor (B, z_dim + n_classes), got {_describe(out)}.")
         if out.shape[0] != batch:
-            return _fail(name, f"the result has {out.shape[0]} rows for a batch of {batch}: the one-hot "
-                               "code was concatenated on the wrong dimension (use dim=1, the feature "
+            return _fail(name, f"got {out.shape[0]} rows (shape {tuple(out.shape)}) for a batch of {batch}: "
+                               "the one-hot code was concatenated on the wrong dimension (use dim=1, the feature "
                                "dimension, not dim=0, the batch).")
         if not out.is_floating_point():
             return _fail(name, f"the result has dtype {out.dtype}; the generator needs floats: convert "
@@ -109,7 +108,8 @@ def check_acgan_losses(d_loss: Callable, g_loss: Callable) -> CheckResult:
         return err
     got = _as_float(out)
     if got is None:
-        return _fail(name, "the discriminator loss must be a single number: average over the batch.")
+        return _fail(name, f"the discriminator loss must be a single number, got {_describe(out)}: "
+                           "average over the batch.")
     if not _close(got, float(want_d), 1e-4):
         diagnoses = [
             (source_d + ce(cls_r, y_r), "the class loss on generated images is missing: ACGAN's "
@@ -138,7 +138,8 @@ def check_acgan_losses(d_loss: Callable, g_loss: Callable) -> CheckResult:
         return err
     got = _as_float(out)
     if got is None:
-        return _fail(name, "the generator loss must be a single number: average over the batch.")
+        return _fail(name, f"the generator loss must be a single number, got {_describe(out)}: "
+                           "average over the batch.")
     if not _close(got, float(want_g), 1e-4):
         diagnoses = [
             (_bce(src_f, 1.0), "the class loss is missing: the generator must also make its images "
@@ -176,8 +177,7 @@ def check_real_logit(fn: Callable) -> CheckResult:
     if err is not None:
         return err
     if not torch.is_tensor(out) or out.shape != want.shape:
-        shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
-        return _fail(name, f"expected one logit per image, shape {tuple(want.shape)}, got {shape}: "
+        return _fail(name, f"expected one logit per image, shape {tuple(want.shape)}, got {_describe(out)}: "
                            "reduce over the class dimension (dim=1), not over the batch.")
     if torch.allclose(out, want, atol=1e-4):
         return CheckResult(name, True, "logit of P(real | x) = logsumexp of the K class logits, "
@@ -226,7 +226,8 @@ def check_pix2pix_generator_loss(fn: Callable) -> CheckResult:
             return err
         got = _as_float(out)
         if got is None:
-            return _fail(name, "the loss must be a single number: average over patches and pixels.")
+            return _fail(name, f"the loss must be a single number, got {_describe(out)}: average over "
+                               "patches and pixels.")
         if _close(got, float(want), 1e-4):
             continue
         diagnoses = [

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _gradient
 
 __all__ = ["check_cycle_loss"]
 
@@ -68,7 +68,7 @@ def check_cycle_loss(fn: Callable) -> CheckResult:
                                "average the absolute differences over all pixels and images.")
         got = _as_float(out)
         if got is None:
-            return _fail(name, f"the loss must be a single number (a 0-d tensor), got {type(out).__name__}.")
+            return _fail(name, f"the loss must be a single number (a 0-d tensor), got {_describe(out)}.")
         outputs.append((out, rec_in))
         values.append(got)
     wants = [float((rec - real).abs().mean()) for real, rec in cases]
@@ -86,7 +86,9 @@ def check_cycle_loss(fn: Callable) -> CheckResult:
             return _fail(name, "the value is right, but it is not a tensor connected to the reconstruction "
                                "(did you call .item() or build it from NumPy?): the loss must stay a torch "
                                "tensor so that its gradient reaches the generators.")
-        (grad,) = torch.autograd.grad(out, rec_in)
+        grad, why = _gradient(out, rec_in)
+        if grad is None:
+            return _fail(name, f"the value is right, but {why}")
         diff = rec - real
         if not torch.allclose(grad, torch.sign(diff) / diff.numel(), atol=1e-6):
             return _fail(name, "the value is right but its gradient is not sign(F(G(x)) - x) / N: "

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._common import CheckResult, _call, _fail
+from ._common import CheckResult, _call, _describe, _fail, _seeded
 
 __all__ = ["check_generator_block", "check_slerp"]
 
@@ -19,17 +19,19 @@ def check_generator_block(make_block: Callable[[int, int], nn.Module]) -> CheckR
     normalisation and ReLU, mapping (B, c_in, H, W) to (B, c_out, 2H, 2W).
     """
     name = "generator_block"
-    block, err = _call(name, make_block, 16, 8)
+    with _seeded(0):                           # the block's initial weights; the global generator is left alone
+        block, err = _call(name, make_block, 16, 8)
     if err is not None:
         return err
     if not isinstance(block, nn.Module):
-        return _fail(name, f"make_block must return an nn.Module (e.g. nn.Sequential), got {type(block).__name__}.")
-    x = torch.randn(4, 16, 8, 8)
+        return _fail(name, f"make_block must return an nn.Module (e.g. nn.Sequential), got {_describe(block)}.")
+    x = torch.randn(4, 16, 8, 8, generator=torch.Generator().manual_seed(0))
     out, err = _call(name, block, x)
     if err is not None:
-        return err
+        return _fail(name, f"make_block returned {_describe(block)}, and running it on a batch of shape "
+                           f"(4, 16, 8, 8) failed: {err.message.removeprefix('your function raised ')}")
     if not torch.is_tensor(out) or out.ndim != 4:
-        return _fail(name, f"the block should return a 4-D image tensor, got {getattr(out, 'shape', type(out))}.")
+        return _fail(name, f"the block should return a 4-D image tensor, got {_describe(out)}.")
     modules = list(block.modules())
     if any(isinstance(m, (nn.Upsample, nn.MaxPool2d, nn.AvgPool2d)) for m in modules):
         return _fail(name, "the DCGAN guidelines replace pooling and fixed upsampling by learned, strided "
@@ -69,7 +71,7 @@ def check_slerp(fn: Callable) -> CheckResult:
         if err is not None:
             return err
         if not torch.is_tensor(out) or out.shape != z0.shape:
-            return _fail(name, f"expected a vector of shape {tuple(z0.shape)}, got {getattr(out, 'shape', type(out))}.")
+            return _fail(name, f"expected a vector of shape {tuple(z0.shape)}, got {_describe(out)}.")
         want = slerp(z0, z1, t)
         if torch.allclose(out, want, atol=1e-4):
             continue

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail
 
 __all__ = ["check_js_divergence"]
 
@@ -82,8 +82,7 @@ def check_js_divergence(fn: Callable) -> CheckResult:
             return err
         got = _as_float(out)
         if got is None:
-            shape = tuple(np.shape(out)) if hasattr(out, "shape") else type(out).__name__
-            return _fail(name, f"expected a single number, got {shape}. The sums over outcomes "
+            return _fail(name, f"expected a single number, got {_describe(out)}. The sums over outcomes "
                                "(the expectations in the two KL terms) reduce the vectors to one number.")
         want = _jsd(p, q)
         if _close(got, want, 1e-6):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _matching_mistake
 
 __all__ = ["check_least_squares_losses"]
 
@@ -28,7 +28,8 @@ def check_least_squares_losses(d_loss: Callable, g_loss: Callable) -> CheckResul
             return err
         got = _as_float(out)
         if got is None:
-            return _fail(name, "the discriminator loss must be a single number: average over each batch.")
+            return _fail(name, f"the discriminator loss must be a single number, got {_describe(out)}: "
+                               "average over each batch.")
         if not _close(got, float(want_d)):
             s = torch.sigmoid
             diagnoses = [
@@ -49,7 +50,8 @@ def check_least_squares_losses(d_loss: Callable, g_loss: Callable) -> CheckResul
             return err
         got = _as_float(out)
         if got is None:
-            return _fail(name, "the generator loss must be a single number: average over the batch.")
+            return _fail(name, f"the generator loss must be a single number, got {_describe(out)}: "
+                               "average over the batch.")
         if not _close(got, float(want_g)):
             diagnoses = [
                 (0.5 * ((fake - a) ** 2).mean(), f"generator loss with c = {c}: you used the discriminator's "

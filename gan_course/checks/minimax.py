@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ._common import CheckResult, _as_array, _as_float, _call, _close, _fail, _matching_mistake
+from ._common import CheckResult, _as_array, _as_float, _call, _close, _describe, _fail, _matching_mistake
 
 __all__ = ["check_value_function", "check_optimal_discriminator"]
 
@@ -36,8 +36,7 @@ def check_value_function(fn: Callable) -> CheckResult:
             return err
         got = _as_float(out)
         if got is None:
-            shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
-            return _fail(name, f"expected a single number (a scalar), got {shape}. "
+            return _fail(name, f"expected a single number (a scalar), got {_describe(out)}. "
                                "Each expectation is a mean over its batch.")
         want = float(torch.log(d_real).mean() + torch.log(1 - d_fake).mean())
         if _close(got, want):
@@ -79,8 +78,8 @@ def check_optimal_discriminator(fn: Callable) -> CheckResult:
             return err
         got = _as_array(out)
         if got is None or got.shape != p_data.shape:
-            shape = None if got is None else got.shape
-            return _fail(name, f"expected one value per grid point, shape {p_data.shape}, got {shape}.")
+            return _fail(name, f"expected one value per grid point, an array of shape {p_data.shape}, "
+                               f"got {_describe(out)}.")
         want = p_data / (p_data + p_g)
         if np.allclose(got, want, rtol=1e-6, atol=1e-9):
             continue

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._common import CheckResult, _as_float, _call, _fail
+from ._common import CheckResult, _as_float, _call, _describe, _fail
 
 __all__ = ["check_mode_coverage", "check_pack"]
 
@@ -69,11 +69,11 @@ def check_mode_coverage(fn: Callable) -> CheckResult:
             return err
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             return _fail(name, f"expected a pair (modes covered, fraction of high-quality samples), got "
-                               f"{type(out).__name__}{'' if not hasattr(out, '__len__') else ' of length ' + str(len(out))}.")
+                               f"{_describe(out)}.")
         modes, frac = _as_float(out[0]), _as_float(out[1])
         if modes is None or frac is None:
             return _fail(name, "both results must be single numbers: the count of covered modes and the "
-                               "fraction of high-quality samples.")
+                               f"fraction of high-quality samples; got {_describe(out)}.")
         k, n = means.shape[0], samples.shape[0]
         want_modes, want_frac = _reference_coverage(samples, means, std)
         where = f"(on the {k}-mode mixture with std {std})"
@@ -129,7 +129,7 @@ def check_pack(fn: Callable) -> CheckResult:
         if err is not None:
             return err
         if not torch.is_tensor(out):
-            return _fail(name, f"expected a tensor, got {type(out).__name__}.")
+            return _fail(name, f"expected a tensor, got {_describe(out)}.")
         if tuple(out.shape) != (b // m, m * d):
             hint = ""
             if tuple(out.shape) == (m * d, b // m):

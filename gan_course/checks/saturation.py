@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _gradient, _matching_mistake
 
 __all__ = ["check_nonsaturating_loss"]
 
@@ -44,9 +44,8 @@ def check_nonsaturating_loss(fn: Callable) -> CheckResult:
             return err
         got = _as_float(out)
         if got is None:
-            shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
-            return _fail(name, f"expected a single number (a scalar), got {shape}. The loss is the mean "
-                               "over the batch of -log D(G(z)): add .mean().")
+            return _fail(name, f"expected a single number (a scalar), got {_describe(out)}. The loss is the "
+                               "mean over the batch of -log D(G(z)): add .mean().")
         want = float(F.softplus(-logits).mean())
         if not math.isfinite(got):
             return _fail(name, f"the loss is {got} on ordinary logits in [{logits.min():.1f}, "
@@ -58,7 +57,9 @@ def check_nonsaturating_loss(fn: Callable) -> CheckResult:
             return _fail(name, "the value is right, but it carries no gradient (did you call .item(), "
                                "detach, or build it with NumPy?). The generator learns by backpropagating "
                                "through this loss: return a torch tensor computed from the logits.")
-        (grad,) = torch.autograd.grad(out, leaf)
+        grad, why = _gradient(out, leaf)
+        if grad is None:
+            return _fail(name, f"the value is right, but {why}")
         want_grad = (torch.sigmoid(logits) - 1) / len(logits)
         if not torch.allclose(grad, want_grad, rtol=1e-4, atol=1e-7):
             return _fail(name, "the value is right but its gradient with respect to the logits is not "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ._common import CheckResult, _as_float, _call, _close, _fail
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _seeded
 
 __all__ = ["check_label_tiling", "check_stargan_generator_loss"]
 
@@ -29,7 +29,7 @@ def check_label_tiling(fn: Callable) -> CheckResult:
         if err is not None:
             return err
         if not torch.is_tensor(out):
-            return _fail(name, f"expected a tensor (B, n, H, W), got {type(out).__name__}.")
+            return _fail(name, f"expected a tensor (B, n, H, W), got {_describe(out)}.")
         shape = tuple(out.shape)
         if shape == (b, h, w, n):
             return _fail(name, f"wrong dimension order: got (B, H, W, n) = {shape}. PyTorch images are "
@@ -94,11 +94,11 @@ def check_stargan_generator_loss(fn: Callable) -> CheckResult:
     from ..models.stargan import StarDiscriminator, StarGenerator
 
     name = "stargan_generator_loss"
-    torch.manual_seed(3)
     n = 3
-    G, D = StarGenerator(n, channels=1, width=4, n_blocks=1), StarDiscriminator(n, channels=1, width=4, n_layers=2)
-    with torch.no_grad():                      # logits far from 0, so that every mistake shows
-        for p in D.parameters():
+    with _seeded(3), torch.no_grad():          # fixed weights; the global generator is left alone
+        G = StarGenerator(n, channels=1, width=4, n_blocks=1)
+        D = StarDiscriminator(n, channels=1, width=4, n_layers=2)
+        for p in D.parameters():               # logits far from 0, so that every mistake shows
             p.normal_(0.0, 0.5)
     gen = torch.Generator().manual_seed(4)
     x = torch.rand(4, 1, 16, 16, generator=gen) * 2 - 1
@@ -110,11 +110,12 @@ def check_stargan_generator_loss(fn: Callable) -> CheckResult:
             return err
         value = _as_float(out)
         if value is None:
-            return _fail(name, "the loss must be a single number (a 0-d tensor): average over the batch "
-                               "and add the three terms.")
+            return _fail(name, f"the loss must be a single number (a 0-d tensor), got {_describe(out)}: "
+                               "average over the batch and add the three terms.")
         if not (torch.is_tensor(out) and out.requires_grad):
-            return _fail(name, "the loss carries no gradient: compute it from G's output with torch "
-                               "operations (no .item(), no torch.no_grad()), so that G can be trained.")
+            return _fail(name, f"the loss carries no gradient (got {_describe(out)}): compute it from G's "
+                               "output with torch operations (no .item(), no torch.no_grad()), so that G can "
+                               "be trained.")
         with torch.no_grad():
             want = float(_reference_generator_loss(*args))
             if _close(value, want, 1e-4):
