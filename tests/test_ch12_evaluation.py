@@ -320,6 +320,11 @@ def test_check_diagnosis():
     assert "not yet right" in ev_checks.check_diagnosis({k: words[v] for k, v in shifted.items()}).message
     assert "no answer" in ev_checks.check_diagnosis({"A": "mode collapse"}).message
     assert "names none" in ev_checks.check_diagnosis({"A": "??", "B": "??", "C": "??"}).message
+    # it takes answers, not a function: the package's guard lets a dict through and a
+    # non-dict gets the check's own message
+    assert ev_checks.check_diagnosis._takes_values
+    assert "give a dict" in ev_checks.check_diagnosis(None).message
+    assert "give a dict" in ev_checks.check_diagnosis(lambda letter: "mode collapse").message
     for letter in "ABC":
         assert set(ev_checks.mystery_settings(letter)) == {"g_loss", "lr_g", "lr_d", "beta1", "g_steps", "decay"}
     with pytest.raises(ValueError):
