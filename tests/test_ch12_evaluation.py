@@ -315,16 +315,20 @@ def test_check_diagnosis():
     truth = ev_checks._MYSTERY_TRUTH
     words = {"discriminator wins": "D wins, G starves", "mode collapse": "mode collapse",
              "oscillation": "it oscillates"}
-    assert ev_checks.check_diagnosis({k: words[v] for k, v in truth.items()})
+
+    def answering(table):
+        return lambda letter: table[letter]
+
+    assert ev_checks.check_diagnosis(answering({k: words[v] for k, v in truth.items()}))
     shifted = dict(zip(truth, list(truth.values())[1:] + list(truth.values())[:1]))
-    assert "not yet right" in ev_checks.check_diagnosis({k: words[v] for k, v in shifted.items()}).message
-    assert "no answer" in ev_checks.check_diagnosis({"A": "mode collapse"}).message
-    assert "names none" in ev_checks.check_diagnosis({"A": "??", "B": "??", "C": "??"}).message
-    # it takes answers, not a function: the package's guard lets a dict through and a
-    # non-dict gets the check's own message
-    assert ev_checks.check_diagnosis._takes_values
-    assert "give a dict" in ev_checks.check_diagnosis(None).message
-    assert "give a dict" in ev_checks.check_diagnosis(lambda letter: "mode collapse").message
+    assert "not yet right" in ev_checks.check_diagnosis(
+        answering({k: words[v] for k, v in shifted.items()})).message
+    assert "got None" in ev_checks.check_diagnosis(
+        lambda letter: "mode collapse" if letter == "A" else None).message
+    assert "names none" in ev_checks.check_diagnosis(lambda letter: "??").message
+    assert "as a string" in ev_checks.check_diagnosis(lambda letter: 3).message
+    # a dict instead of a function: the guard names the mistake
+    assert "takes your function itself" in ev_checks.check_diagnosis({"A": "oscillation"}).message
     for letter in "ABC":
         assert set(ev_checks.mystery_settings(letter)) == {"g_loss", "lr_g", "lr_d", "beta1", "g_steps", "decay"}
     with pytest.raises(ValueError):

@@ -22,10 +22,7 @@ from gan_course import checks, latent, losses, theory
 from gan_course.checks import CheckResult
 from gan_course.models.stargan import one_hot
 
-# checks of learners' functions; a check that takes answers instead (``_takes_values``, e.g.
-# check_diagnosis of Chapter 12, a dict of diagnoses) is tested with its chapter
-CHECKS = [name for name in checks.__all__
-          if name.startswith("check_") and not getattr(getattr(checks, name), "_takes_values", False)]
+CHECKS = [name for name in checks.__all__ if name.startswith("check_")]
 
 
 @pytest.fixture(autouse=True)

@@ -253,9 +253,7 @@ def _guarded(check: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
     @functools.wraps(check)
     def guarded(*args, **kwargs) -> CheckResult:
         for value in (*args, *kwargs.values()):
-            # a check that takes answers rather than functions (e.g. a dict of diagnoses)
-            # says so with ``_takes_values = True``
-            if not callable(value) and not getattr(check, "_takes_values", False):
+            if not callable(value):
                 return _fail(name, f"{check.__name__} takes your function itself, e.g. "
                                    f"{check.__name__}(my_function), not a result: it got {_describe(value)}. "
                                    "Pass the function's name without calling it (no parentheses).")

@@ -3,12 +3,12 @@ the extrapolation of the Fréchet distance to infinitely many samples, and a dia
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from ._common import CheckResult, _as_float, _call, _close, _fail, _matching_mistake
+from ._common import CheckResult, _as_float, _call, _close, _describe, _fail, _matching_mistake
 
 __all__ = ["check_kernel_distance", "check_precision", "check_fd_extrapolation", "check_diagnosis"]
 
@@ -237,22 +237,27 @@ def _classify(answer: str) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def check_diagnosis(answers: Mapping) -> CheckResult:
-    """Check a diagnosis ``{"A": "...", "B": "...", "C": "..."}`` of the three mystery runs.
+def check_diagnosis(diagnose: Callable) -> CheckResult:
+    """Check ``diagnose(letter)``, the diagnosis of mystery run ``letter`` ("A", "B" or "C").
 
     Each answer names one failure in plain words: "the discriminator wins" (G starves),
     "mode collapse" or "oscillation" (non-convergence).
     """
     name = "diagnosis"
-    if not isinstance(answers, Mapping):
-        return _fail(name, f"give a dict such as {{'A': 'mode collapse', ...}}, got {type(answers).__name__}.")
-    missing = sorted(set(_MYSTERY_TRUTH) - set(answers))
-    if missing:
-        return _fail(name, f"no answer for run(s) {', '.join(missing)}.")
+    answers = {}
+    for letter in sorted(_MYSTERY_TRUTH):
+        out, err = _call(name, diagnose, letter)
+        if err is not None:
+            return err
+        if not isinstance(out, str):
+            return _fail(name, f"diagnose({letter!r}) should return the failure's name as a string, "
+                               f"such as 'mode collapse', got {_describe(out)}.")
+        answers[letter] = out
     unclear = [k for k in sorted(_MYSTERY_TRUTH) if _classify(answers[k]) is None]
     if unclear:
         return _fail(name, f"the answer for run(s) {', '.join(unclear)} names none (or several) of: "
-                           f"{', '.join(FAILURES)}.")
+                           f"{', '.join(FAILURES)}; got "
+                           + ", ".join(f"{k}: {answers[k]!r}" for k in unclear) + ".")
     wrong = [k for k in sorted(_MYSTERY_TRUTH) if _classify(answers[k]) != _MYSTERY_TRUTH[k]]
     if wrong:
         hints = {
@@ -264,6 +269,3 @@ def check_diagnosis(answers: Mapping) -> CheckResult:
                            + "; ".join(f"for {k}, {hints[_MYSTERY_TRUTH[k]]}" for k in wrong) + ".")
     return CheckResult(name, True, "all three diagnoses are right: " + ", ".join(
         f"{k}: {v}" for k, v in sorted(_MYSTERY_TRUTH.items())) + ".")
-
-
-check_diagnosis._takes_values = True  # answers, not a function (see checks._common)
