@@ -491,3 +491,261 @@ def foreground_agreement(images_a: torch.Tensor, images_b: torch.Tensor, thresho
     fg_a, fg_b = bits_a != background, bits_b != background
     union = int((fg_a | fg_b).sum())
     return float((fg_a & fg_b).sum()) / union if union else math.nan
+
+
+# ---------------------------------------------------------------------------------------
+# Evaluating generative models (Chapter 12): kernel distance, precision and recall, the
+# classifier score, the memorisation test and the spectral measure of checkerboard artifacts
+# ---------------------------------------------------------------------------------------
+
+
+def _features64(features, name: str) -> torch.Tensor:
+    """A (N, d) float64 CPU tensor from a tensor or array, with a clear error otherwise."""
+    x = features.detach().cpu() if torch.is_tensor(features) else torch.as_tensor(np.asarray(features))
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be a feature matrix (N, d), got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf")
+    return x.to(torch.float64)
+
+
+def _kernel_sum(a: torch.Tensor, b: torch.Tensor, kernel, *, skip_diagonal: bool, block: int = 1024) -> float:
+    """Sum of kernel(a_i, b_j) over all pairs (i != j when ``skip_diagonal``), in row blocks."""
+    total = 0.0
+    for start in range(0, len(a), block):
+        k = kernel(a[start:start + block], b)                   # (block, M)
+        total += float(k.sum())
+        if skip_diagonal:
+            rows = torch.arange(k.shape[0])
+            total -= float(k[rows, rows + start].sum())
+    return total
+
+
+def kernel_distance(features_a, features_b, *, degree: int = 3, gamma: float | None = None,
+                    coef: float = 1.0) -> float:
+    """Unbiased estimate of the squared maximum mean discrepancy between two feature sets.
+
+    With the polynomial kernel k(x, y) = (gamma <x, y> + coef)^degree, by default the cubic
+    kernel with gamma = 1/d and coef = 1, this is the kernel Inception distance (KID) of
+    Binkowski et al. (2018), computed in whatever feature space the features come from
+    (Chapter 12). For features a (m, d) and b (n, d), m, n >= 2:
+
+        1/(m(m-1)) sum_{i != j} k(a_i, a_j) + 1/(n(n-1)) sum_{i != j} k(b_i, b_j)
+        - 2/(m n) sum_{i, j} k(a_i, b_j).
+
+    Leaving out the diagonal terms makes the estimate unbiased: its expectation is the
+    squared MMD for every sample size, so it can be negative when the two distributions are
+    equal. The kernel matrices are summed in blocks, never stored whole.
+    """
+    a, b = _features64(features_a, "features_a"), _features64(features_b, "features_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"the two feature sets differ in dimension: {a.shape[1]} and {b.shape[1]}")
+    m, n = len(a), len(b)
+    if m < 2 or n < 2:
+        raise ValueError(f"need at least two samples on each side, got {m} and {n}")
+    if degree < 1:
+        raise ValueError(f"degree must be a positive integer, got {degree}")
+    g = 1.0 / a.shape[1] if gamma is None else float(gamma)
+
+    def kernel(x, y):
+        return (g * x @ y.T + coef) ** degree
+
+    k_aa = _kernel_sum(a, a, kernel, skip_diagonal=True) / (m * (m - 1))
+    k_bb = _kernel_sum(b, b, kernel, skip_diagonal=True) / (n * (n - 1))
+    k_ab = _kernel_sum(a, b, kernel, skip_diagonal=False) / (m * n)
+    return k_aa + k_bb - 2 * k_ab
+
+
+def _kth_neighbour_radii(x: torch.Tensor, k: int, block: int = 1024) -> torch.Tensor:
+    """Distance of each row of x (N, d) to its k-th nearest other row, (N,)."""
+    radii = []
+    for start in range(0, len(x), block):
+        d = torch.cdist(x[start:start + block], x)             # (block, N), includes self (0)
+        radii.append(d.kthvalue(k + 1, dim=1).values)          # k + 1: the first is the point itself
+    return torch.cat(radii)
+
+
+def _ball_counts(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor,
+                 block: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """How many balls (centres[j], radii[j]) hold each query, (Q,), and which balls hold
+    at least one query, (N,) bool."""
+    counts, used = [], torch.zeros(len(centres), dtype=torch.bool)
+    for start in range(0, len(queries), block):
+        inside = torch.cdist(queries[start:start + block], centres) <= radii[None, :]   # (block, N)
+        counts.append(inside.sum(dim=1))
+        used |= inside.any(dim=0)
+    return torch.cat(counts), used
+
+
+@dataclass
+class PrecisionRecall:
+    """Result of :func:`precision_recall`."""
+
+    precision: float   # fraction of generated samples inside the real manifold
+    recall: float      # fraction of real samples inside the generated manifold
+    density: float     # real balls holding a generated sample, per sample, divided by k
+    coverage: float    # fraction of real balls that hold at least one generated sample
+    k: int             # neighbourhood size of the manifold estimate
+    n_real: int
+    n_generated: int
+
+    def __str__(self) -> str:
+        return (f"precision {self.precision:.3f}, recall {self.recall:.3f}, density {self.density:.3f}, "
+                f"coverage {self.coverage:.3f} (k = {self.k}, {self.n_real} real, "
+                f"{self.n_generated} generated)")
+
+
+def precision_recall(real_features, generated_features, *, k: int = 3) -> PrecisionRecall:
+    """Improved precision and recall of generative models (Kynkäänniemi et al., 2019),
+    with density and coverage (Naeem et al., 2020) from the same neighbourhoods.
+
+    The manifold of a set of feature vectors is the union of balls centred on each vector,
+    with radius the distance to its k-th nearest neighbour in the same set (the paper uses
+    k = 3). Precision: the fraction of generated samples that fall inside the real
+    manifold (are the samples realistic?). Recall: the fraction of real samples that fall
+    inside the generated manifold (does the generator cover the data?). Both in [0, 1].
+
+    One real outlier has a large ball, and precision counts a sample inside it as
+    realistic. Density counts *how many* real balls hold each generated sample (divided by
+    k, so that about 1 is typical for samples of the data distribution itself, and more
+    than 1 is possible); coverage is the fraction of real balls that hold at least one
+    generated sample, a recall that uses only the real neighbourhoods.
+    ``real_features`` (N, d), ``generated_features`` (M, d), both with more than k rows.
+    """
+    real = _features64(real_features, "real_features")
+    fake = _features64(generated_features, "generated_features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"the two feature sets differ in dimension: {real.shape[1]} and {fake.shape[1]}")
+    if not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    if len(real) <= k or len(fake) <= k:
+        raise ValueError(f"need more than k = {k} samples on each side, got {len(real)} and {len(fake)}")
+    counts, used = _ball_counts(fake, real, _kth_neighbour_radii(real, k))
+    recall_counts, _ = _ball_counts(real, fake, _kth_neighbour_radii(fake, k))
+    return PrecisionRecall(precision=float((counts > 0).double().mean()),
+                           recall=float((recall_counts > 0).double().mean()),
+                           density=float(counts.double().mean() / k),
+                           coverage=float(used.double().mean()),
+                           k=k, n_real=len(real), n_generated=len(fake))
+
+
+def score_from_probabilities(probs, *, splits: int = 1) -> float:
+    """exp(E_x KL(p(y|x) || p(y))) from class probabilities (N, K), averaged over ``splits``.
+
+    The Inception score's formula (Salimans et al., 2016): high when each sample is
+    classified confidently (low-entropy p(y|x)) and the samples spread over the classes
+    (high-entropy marginal p(y)). Between 1 and K. With ``splits`` > 1 the samples are cut
+    into that many equal parts and the scores of the parts averaged, as in the paper.
+    """
+    p = _features64(probs, "probs")
+    if (p < 0).any() or not torch.allclose(p.sum(1), torch.ones(len(p), dtype=p.dtype), atol=1e-4):
+        raise ValueError("probs must be class probabilities: non-negative rows that sum to 1 "
+                         "(apply softmax to logits first)")
+    if not 1 <= splits <= len(p):
+        raise ValueError(f"splits must lie between 1 and the number of samples ({len(p)}), got {splits}")
+    scores = []
+    for part in torch.tensor_split(p, splits):
+        marginal = part.mean(0, keepdim=True)
+        # p log(p / marginal), with 0 log 0 = 0
+        kl = torch.where(part > 0, part * (part.clamp_min(1e-300).log() - marginal.clamp_min(1e-300).log()),
+                         torch.zeros_like(part)).sum(1)
+        scores.append(float(kl.mean().exp()))
+    return float(np.mean(scores))
+
+
+def classifier_score(classifier: Classifier, images: torch.Tensor, *, splits: int = 1) -> float:
+    """The Inception-score idea with the book's classifier instead of Inception (Chapter 12).
+
+    exp(E_x KL(p(y|x) || p(y))) with p(y|x) the classifier's softmax; see
+    :func:`score_from_probabilities`. Not comparable with published Inception scores.
+    """
+    with torch.no_grad():
+        probs = torch.cat([torch.softmax(classifier.net(b.float().cpu()), 1) for b in images.split(500)])
+    return score_from_probabilities(probs, splits=splits)
+
+
+@dataclass
+class MemorisationTest:
+    """Result of :func:`memorisation_test`: nearest-neighbour distances to the training set."""
+
+    generated: np.ndarray   # distance of each generated sample to its nearest training image
+    heldout: np.ndarray     # the same for held-out real images (new by construction)
+    threshold: float        # the `quantile` of the held-out distances
+    quantile: float
+    copies: float           # fraction of generated samples closer to the training set than threshold
+
+    @property
+    def ratio(self) -> float:
+        """Median distance of generated samples over that of held-out images (about 1 or more: no copying)."""
+        return float(np.median(self.generated) / np.median(self.heldout))
+
+    @property
+    def suspicious(self) -> bool:
+        """True when clearly more generated samples than held-out images sit that close (3 x)."""
+        return self.copies > 3 * self.quantile
+
+    def __str__(self) -> str:
+        return (f"median nearest-training distance: generated {np.median(self.generated):.2f}, "
+                f"held-out {np.median(self.heldout):.2f} (ratio {self.ratio:.2f}); "
+                f"{100 * self.copies:.1f}% of generated samples closer than the "
+                f"{100 * self.quantile:g}% quantile of held-out images ({self.threshold:.2f})")
+
+
+def memorisation_test(generated: torch.Tensor, train: torch.Tensor, heldout: torch.Tensor, *,
+                      quantile: float = 0.01) -> MemorisationTest:
+    """Compare the nearest-training-image distances of generated samples and held-out images.
+
+    Held-out images are new by construction, so their distances to the training set show
+    how close a *new* image typically comes. A generator that copies training images has
+    many samples closer than almost any held-out image: ``copies``, the fraction of
+    generated samples below the ``quantile`` of the held-out distances, is then far above
+    ``quantile`` itself. Distances are Euclidean in pixel space (images of equal shape).
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must lie strictly between 0 and 1, got {quantile}")
+    d_gen = nearest_neighbours(generated, train, k=1)[0][:, 0].double().numpy()
+    d_held = nearest_neighbours(heldout, train, k=1)[0][:, 0].double().numpy()
+    threshold = float(np.quantile(d_held, quantile))
+    return MemorisationTest(d_gen, d_held, threshold, quantile, float((d_gen < threshold).mean()))
+
+
+def _image_batch(images, name: str = "images") -> torch.Tensor:
+    x = images.detach().cpu() if torch.is_tensor(images) else torch.as_tensor(np.asarray(images))
+    if x.ndim != 4:
+        raise ValueError(f"{name} must have shape (N, C, H, W), got {tuple(x.shape)}")
+    if x.shape[-1] % 2 or x.shape[-2] % 2:
+        raise ValueError(f"{name} need an even height and width (the highest frequency is a period of 2 "
+                         f"pixels), got {tuple(x.shape[-2:])}")
+    return x.to(torch.float64)
+
+
+def power_spectrum(images) -> np.ndarray:
+    """Mean power spectrum |DFT|^2 of images (N, C, H, W) after removing each image's mean, (H, W).
+
+    Shifted so that frequency 0 is at the centre (numpy's fftshift convention): the highest
+    frequencies, patterns with a period of 2 pixels, are in the first row and column.
+    """
+    x = _image_batch(images)
+    x = x - x.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.fft2(x).abs().pow(2).mean(dim=(0, 1))   # (H, W)
+    return torch.fft.fftshift(power).numpy()
+
+
+def checkerboard_energy(images) -> float:
+    """Fraction of the images' spectral energy at the highest spatial frequency (Chapter 12).
+
+    A transposed convolution whose kernel size is not divisible by its stride (2) writes
+    alternate output pixels from different numbers of inputs (Odena et al., 2016): the
+    pattern repeats every 2 pixels, so its energy sits at the Nyquist frequencies (H/2, 0),
+    (0, W/2) and (H/2, W/2) of the DFT: alternating rows, columns and the checkerboard.
+    Returned: the power at those three frequencies over the total power without the mean
+    (frequency 0), summed over all images; 0 for smooth images, 1 for a pure checkerboard.
+    """
+    x = _image_batch(images)
+    h, w = x.shape[-2:]
+    power = torch.fft.fft2(x - x.mean(dim=(-2, -1), keepdim=True)).abs().pow(2)   # (N, C, H, W)
+    total = float(power.sum())
+    if total == 0:
+        return 0.0
+    nyquist = power[..., h // 2, 0] + power[..., 0, w // 2] + power[..., h // 2, w // 2]
+    return float(nyquist.sum()) / total

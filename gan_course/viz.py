@@ -405,5 +405,127 @@ def superresolution_diagram(conditional: bool = True, ax=None):
     ax.set_ylim(0.2, 6.0)
     ax.axis("off")
     ax.set_title("G is trained with a content loss and an adversarial loss", fontsize=9)
+
+
+# ---------------------------------------------------------------------------------------
+# The diagnostic dashboard (Chapter 12)
+# ---------------------------------------------------------------------------------------
+
+#: the names a step function may use for each quantity (the first one found is drawn)
+DASHBOARD_KEYS = {
+    "d_real": ("d_real", "D(x)"),
+    "d_fake": ("d_fake", "D(G(z))"),
+    "loss_d": ("loss_d",),
+    "loss_g": ("loss_g",),
+    "grad_norm_d": ("grad_norm_d",),
+    "grad_norm_g": ("grad_norm_g",),
+}
+
+
+def _first_key(history, names):
+    return next((name for name in names if name in history), None)
+
+
+def _evaluations_from(history, evaluations) -> dict:
+    """{metric: (steps, values)} from ``evaluations`` or from the history's snapshots."""
+    if evaluations is None:
+        snaps = getattr(history, "snapshots", {}) or {}
+        if snaps and all(isinstance(v, Mapping) for v in snaps.values()):
+            names = [k for k in next(iter(snaps.values()))
+                     if all(np.isscalar(v.get(k)) and np.isreal(v.get(k)) for v in snaps.values())]
+            evaluations = {name: {s: float(v[name]) for s, v in snaps.items()} for name in names}
+        else:
+            evaluations = {}
+    out = {}
+    for name, series in evaluations.items():
+        if isinstance(series, Mapping):
+            steps_, values = zip(*sorted(series.items())) if series else ((), ())
+        else:
+            steps_, values = series
+        out[name] = (np.asarray(steps_, dtype=float), np.asarray(values, dtype=float))
+    return out
+
+
+def dashboard(history, *, evaluations=None, smooth: int | None = None, title: str | None = None,
+              figsize=(7.0, 5.2)):
+    """Diagnose a GAN run at a glance: the four panels of Chapter 12's dashboard.
+
+    ``history``: what :func:`gan_course.train.fit` returned (or any mapping with a ``step``
+    list and lists of scalars). Panels, each drawn when its values were recorded:
+    D's mean output on real and generated data (``d_real`` / ``d_fake``, or the older
+    names ``D(x)`` / ``D(G(z))``); the two losses; the gradient norms of D and G (log scale);
+    sample metrics over training. These come from ``evaluations``, a mapping
+    ``{name: {step: value}}`` (or ``{name: (steps, values)}``), or, when it is None, from the
+    history's snapshots when the snapshot function returned a dict of numbers per step
+    (e.g. ``{"FD": ..., "recall": ...}``). Metrics within [0, 1] (precision, recall) share
+    a right-hand axis; the others (FD, KID) use the left one. ``smooth``: moving-average
+    window for the per-step curves (default: about 1/50 of the points). Returns the Figure.
+    """
+    if "step" not in history:
+        raise KeyError("history has no 'step' list: pass what gan_course.train.fit returned")
+    found = {q: _first_key(history, names) for q, names in DASHBOARD_KEYS.items()}
+    evals = _evaluations_from(history, evaluations)
+    n_points = len(history["step"])
+    smooth = max(1, n_points // 50) if smooth is None else max(1, int(smooth))
+    panels = []
+    if found["d_real"] or found["d_fake"]:
+        panels.append(("discriminator output", [found["d_real"], found["d_fake"]], False))
+    if found["loss_d"] or found["loss_g"]:
+        panels.append(("losses", [found["loss_d"], found["loss_g"]], False))
+    if found["grad_norm_d"] or found["grad_norm_g"]:
+        panels.append(("gradient norms", [found["grad_norm_d"], found["grad_norm_g"]], True))
+    if not panels and not evals:
+        raise KeyError(f"nothing to draw: history has none of {sorted(DASHBOARD_KEYS)} and no sample metrics")
+    n_panels = len(panels) + (1 if evals else 0)
+    rows = (n_panels + 1) // 2
+    fig, axes = plt.subplots(rows, 2 if n_panels > 1 else 1, figsize=(figsize[0], figsize[1] * rows / 2),
+                             squeeze=False)
+    flat = list(axes.flat)
+    labels = {"d_real": "real x", "D(x)": "real x", "d_fake": "G(z)", "D(G(z))": "G(z)",
+              "loss_d": "D", "loss_g": "G", "grad_norm_d": "D", "grad_norm_g": "G"}
+    colours = [COLORS["data"], COLORS["gen"]]
+    for ax, (name, keys, log) in zip(flat, panels):
+        for key, colour in zip(keys, colours):
+            if key is None:
+                continue
+            y = np.asarray(history[key], dtype=float)
+            x = np.asarray(history["step"], dtype=float)
+            if smooth > 1 and len(y) >= smooth:
+                y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+                x = x[smooth - 1:]
+            ax.plot(x, y, color=colour, lw=1.2, label=labels.get(key, key))
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("step", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+    if evals:
+        ax = flat[len(panels)]
+        fractions = {k: v for k, v in evals.items() if np.all((v[1] >= 0) & (v[1] <= 1))}
+        others = {k: v for k, v in evals.items() if k not in fractions}
+        handles = []
+        markers = iter(["o", "s", "^", "D", "v", "P"])
+        if others:
+            for (name, (x, y)), colour in zip(others.items(), ["#000000", "#7f7f7f", "#8c564b"]):
+                handles += ax.plot(x, y, marker=next(markers), ms=3, color=colour, label=name)
+            if all(np.all(v[1] > 0) for v in others.values()):
+                ax.set_yscale("log")
+            ax.set_ylabel(", ".join(others), fontsize=9)
+        if fractions:
+            ax2 = ax.twinx() if others else ax
+            for (name, (x, y)), colour in zip(fractions.items(), ["#2ca02c", "#9467bd", "#ff7f0e"]):
+                handles += ax2.plot(x, y, marker=next(markers), ms=3, ls="--" if others else "-",
+                                    color=colour, label=name)
+            ax2.set_ylim(-0.02, 1.02)
+            ax2.set_ylabel(", ".join(fractions), fontsize=9)
+        ax.set_title("sample metrics", fontsize=10)
+        ax.set_xlabel("step", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(handles, [h.get_label() for h in handles], frameon=False, fontsize=8)
+    for ax in flat[n_panels:]:
+        fig.delaxes(ax)
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

@@ -13,12 +13,12 @@ One module per chapter; every module's ``__all__`` is re-exported here, so that
 ``gc.checks.check_...`` reaches every check.
 """
 
-from . import cogan, conditional, cyclegan, dcgan, divergence, lsgan, minimax, modes, saturation, stargan
+from . import cogan, conditional, cyclegan, dcgan, divergence, evaluation, lsgan, minimax, modes, saturation, stargan
 from . import wasserstein
 from ._common import CheckResult, _guarded
 
 _CHAPTERS = (minimax, saturation, divergence, modes, dcgan, lsgan, conditional, cyclegan, cogan, stargan,
-             wasserstein)
+             wasserstein, evaluation)
 
 for _module in _CHAPTERS:
     for _name in _module.__all__:
