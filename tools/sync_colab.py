@@ -32,7 +32,7 @@ CELL = """\
 # Colab: install the companion package and enable third-party widgets (skipped elsewhere).
 import sys
 if "google.colab" in sys.modules:
-    %pip install -q "gan_course[widgets] @ git+{url}"
+    %pip install -q "gan_course[{extras}] @ git+{url}"
     from google.colab import output
     output.enable_custom_widget_manager()"""
 README_LINE = re.compile(r'(%pip install "gan_course(?:\[\w+\])? @ git\+)([^"]+)(")')
@@ -46,8 +46,16 @@ def repository_url(config: Path = CONFIG) -> str:
     return url
 
 
-def install_cell_source(url: str) -> str:
-    return CELL.format(url=url)
+def install_cell_source(url: str, extras: str = "widgets") -> str:
+    return CELL.format(url=url, extras=extras)
+
+
+def extras_for(nb) -> str:
+    """The package extras a chapter needs on Colab: the widgets always, and ``metrics``
+    (torchmetrics) where a code cell imports torchmetrics (Chapter 12)."""
+    uses_metrics = any(cell.cell_type == "code" and re.search(r"^\s*(from|import) torchmetrics\b", cell.source, re.M)
+                       for cell in nb.cells)
+    return "widgets,metrics" if uses_metrics else "widgets"
 
 
 def _setup_cell(nb):
@@ -64,7 +72,7 @@ def sync_notebook(path: Path, url: str, write: bool) -> list[str]:
     """Problems found in one notebook (fixed on disk when ``write``)."""
     nb = nbformat.read(path, as_version=4)
     cell = _setup_cell(nb)
-    want = install_cell_source(url)
+    want = install_cell_source(url, extras_for(nb))
     problems = []
     if cell is None:
         problems.append(f"{path.name}: no Colab install cell (tagged colab-setup) at the top")
