@@ -92,6 +92,12 @@ def cases(dev):
         G, D, adam(G), adam(D), iter([(small, d_small)]), n_domains=3, precision=mp)))
     out.append(("stargan_attribute", lambda mp, G=G, D=D: train.stargan_attribute_step(
         G, D, adam(G), adam(D), iter([(small, F.one_hot(d_small, 3).float())]), precision=mp)))
+    G, D = on(MLPGenerator(z_dim=2, data_dim=2), MLPDiscriminator(data_dim=2))
+    out.append(("wgan", lambda mp, G=G, D=D: train.wgan_step(G, D, adam(G), adam(D), iter([points] * 2),
+                                                             lambda n: noise(n, 2), n_critic=2, precision=mp)))
+    G, D = on(DCGANGenerator(CFG), DCGANDiscriminator(CFG, norm="none"))
+    out.append(("wgan_clipped_dcgan", lambda mp, G=G, D=D: train.wgan_step(
+        G, D, adam(G), adam(D), iter([x]), noise, n_critic=1, penalty=None, clip=0.01, precision=mp)))
     Gs, Ds = on(CoupledGenerators(z_dim=8, width=4), CoupledDiscriminators(width=4))
     out.append(("cogan", lambda mp, Gs=Gs, Ds=Ds: train.cogan_step(
         Gs, Ds, adam(Gs), adam(Ds), iter([x]), iter([x]), noise, precision=mp)))
