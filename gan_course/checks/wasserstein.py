@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import CheckResult, _as_array, _as_float, _call, _close, _fail, _matching_mistake
+from ._common import _describe, CheckResult, _as_array, _as_float, _call, _close, _fail, _matching_mistake
 
 __all__ = [
     "check_parallel_lines",
@@ -33,7 +33,7 @@ def check_parallel_lines(w1: Callable, jsd: Callable) -> CheckResult:
             return err
         got = _as_float(out)
         if got is None:
-            return _fail(name, f"w1({theta}) must return a single number.")
+            return _fail(name, f"w1({theta}) must return a single number; got {_describe(out)}.")
         want = abs(theta)
         if not _close(got, want):
             mistake = _matching_mistake(got, [
@@ -50,7 +50,7 @@ def check_parallel_lines(w1: Callable, jsd: Callable) -> CheckResult:
             return err
         got = _as_float(out)
         if got is None:
-            return _fail(name, f"jsd({theta}) must return a single number.")
+            return _fail(name, f"jsd({theta}) must return a single number; got {_describe(out)}.")
         want = math.log(2) if theta != 0 else 0.0
         if not _close(got, want):
             if theta == 0:
@@ -153,7 +153,8 @@ def _check_gp_case(name, fn, shape, seed) -> CheckResult | None:
     calls = [x for x in critic.inputs if x.shape == real.shape]
     if not calls:
         return _fail(name, f"{where}: your function never called the critic on a batch of "
-                     "that shape; it must evaluate D at the interpolates x̂.")
+                     f"that shape (it returned {_describe(out)}); it must evaluate D at the "
+                     "interpolates x̂.")
     with_grad = [x for x in calls if x.requires_grad]
     if not with_grad:
         return _fail(name, f"{where}: the interpolates must require gradients "
@@ -230,6 +231,9 @@ def check_gradient_penalty(fn: Callable) -> CheckResult:
 
 # ------------------------------------------------------------------ power iteration
 
+_POWER_EXPECTED = "(u, v, sigma): u of shape (5,), v of shape (3,), sigma a single number, for W (5, 3)."
+
+
 def check_power_iteration_step(fn: Callable) -> CheckResult:
     """Check ``fn(W, u) -> (u, v, sigma)``: one step of power iteration for W (m, n),
     v = Wᵀu / ||Wᵀu||, u = Wv / ||Wv||, sigma = uᵀ W v (with the new u)."""
@@ -241,16 +245,18 @@ def check_power_iteration_step(fn: Callable) -> CheckResult:
     try:
         out = fn(W.clone(), u0.clone())
     except NotImplementedError:
-        return _fail(name, "the function still raises NotImplementedError: replace it with your code.")
+        return _fail(name, "the function still raises NotImplementedError: replace it with your code. "
+                     f"Expected: {_POWER_EXPECTED}")
     except RuntimeError as exc:
         if "shape" in str(exc) or "size" in str(exc):
             return _fail(name, "a shape mismatch with W of shape (5, 3) and u of shape (5,): "
                          "v = Wᵀu has 3 entries and u = Wv has 5 (W.T @ u, then W @ v).")
-        return _fail(name, f"your function raised RuntimeError: {exc}")
+        return _fail(name, f"your function raised RuntimeError: {exc}. Expected: {_POWER_EXPECTED}")
     except Exception as exc:  # noqa: BLE001 - every learner error becomes a verdict
-        return _fail(name, f"your function raised {type(exc).__name__}: {exc}")
+        return _fail(name, f"your function raised {type(exc).__name__}: {exc}. Expected: {_POWER_EXPECTED}")
     if not isinstance(out, (tuple, list)) or len(out) != 3:
-        return _fail(name, "return three things: the new u, v and the estimate sigma.")
+        return _fail(name, "return three things: the new u, v and the estimate sigma; "
+                     f"got {_describe(out)}.")
     u, v, sigma = (_as_array(o) for o in out)
     if u is None or v is None or sigma is None or u.shape != (5,) or v.shape != (3,) or sigma.size != 1:
         return _fail(name, "return (u, v, sigma) with u of shape (5,), v of shape (3,) and "
@@ -311,7 +317,7 @@ def check_dirac_jacobian(fn: Callable) -> CheckResult:
         got = _as_array(out)
         if got is None or got.shape != (2, 2):
             return _fail(name, f"{game}, γ = {gamma}: return a 2 x 2 array, rows (θ', ψ'), "
-                         "columns (∂/∂θ, ∂/∂ψ).")
+                         f"columns (∂/∂θ, ∂/∂ψ); got {_describe(out)}.")
         want = dirac_jacobian_analytic(game, gamma=gamma)
         if np.allclose(got, want, atol=1e-6):
             continue
