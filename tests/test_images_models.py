@@ -90,7 +90,7 @@ def test_gan_step_serves_dcgan_and_lsgan_on_digits():
         hist = train.fit(step, 4, progress=False)
         assert len(hist["loss_d"]) == 4 and all(math.isfinite(v) for v in hist["loss_g"])
     with pytest.raises(ValueError, match="unknown discriminator loss"):
-        train.gan_step(G, D, opt_g, opt_d, real, None, d_loss="hinge")
+        train.gan_step(G, D, opt_g, opt_d, real, None, d_loss="no_such_loss")
 
 
 def test_mixed_precision_is_noop_on_cpu():
