@@ -273,6 +273,7 @@ def test_check_kernel_distance():
         k = lambda x, y: (x @ y.T / a.shape[1] + 1) ** 3  # noqa: E731
         return k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()
 
+    assert not ev_checks.check_kernel_distance(biased)
     assert "diagonal" in ev_checks.check_kernel_distance(biased).message
     assert "1/d" in ev_checks.check_kernel_distance(
         lambda a, b: metrics.kernel_distance(a, b, gamma=1.0)).message
@@ -292,6 +293,7 @@ def test_check_precision():
         return metrics.precision_recall(real, fake, k=k).precision
 
     assert ev_checks.check_precision(right)
+    assert not ev_checks.check_precision(lambda real, fake, k: metrics.precision_recall(real, fake, k=k).recall)
     assert "recall" in ev_checks.check_precision(
         lambda real, fake, k: metrics.precision_recall(real, fake, k=k).recall).message
     assert "itself" in ev_checks.check_precision(
@@ -305,6 +307,7 @@ def test_check_fd_extrapolation():
         return np.polyfit(1 / np.asarray(ns), fds, 1)[1]
 
     assert ev_checks.check_fd_extrapolation(right)
+    assert not ev_checks.check_fd_extrapolation(lambda ns, fds: np.polyfit(ns, fds, 1)[1])
     assert "1/n, not n" in ev_checks.check_fd_extrapolation(lambda ns, fds: np.polyfit(ns, fds, 1)[1]).message
     assert "largest n" in ev_checks.check_fd_extrapolation(lambda ns, fds: fds[-1]).message
     assert "slope" in ev_checks.check_fd_extrapolation(
@@ -325,6 +328,7 @@ def test_check_diagnosis():
         answering({k: words[v] for k, v in shifted.items()})).message
     assert "got None" in ev_checks.check_diagnosis(
         lambda letter: "mode collapse" if letter == "A" else None).message
+    assert not ev_checks.check_diagnosis(lambda letter: "??")
     assert "names none" in ev_checks.check_diagnosis(lambda letter: "??").message
     assert "as a string" in ev_checks.check_diagnosis(lambda letter: 3).message
     # a dict instead of a function: the guard names the mistake
