@@ -133,8 +133,8 @@ def format_notebook(path: Path, write: bool, line_length: int = LINE_LENGTH) -> 
     nb = nbformat.read(path, as_version=4)
     changed, problems = 0, []
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
+        if cell.cell_type != "code" or "colab-setup" in cell.metadata.get("tags", []):
+            continue    # the Colab install cell is written by tools/sync_colab.py, as it is
         try:
             new = format_source(cell.source, line_length)
         except FormatError as err:
