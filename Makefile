@@ -28,6 +28,15 @@ MATHJAX_STATIC  := .cache/mathjax-static
 MATHJAX_DIR     := $(MATHJAX_STATIC)/mathjax
 MATHJAX_STAMP   := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
 
+# ipywidgets 7 (what Colab ships) for tests/test_explorers_ipywidgets.py: the package and the
+# one module it needs that the environment lacks, installed without dependencies into a folder
+# beside the virtual environment (version 8 stays installed there); the test puts this folder
+# first on the path of a subprocess, so the explorers run against the 7.x API.
+IPYWIDGETS7_VERSION      := 7.7.1
+IPYTHON_GENUTILS_VERSION := 0.2.0
+IPYWIDGETS7_DIR          := .cache/ipywidgets7
+IPYWIDGETS7_STAMP        := $(IPYWIDGETS7_DIR)/.installed-$(IPYWIDGETS7_VERSION)
+
 NB ?=
 NOTEBOOKS = $(sort $(wildcard notebooks/$(NB)*.ipynb))
 
@@ -36,7 +45,7 @@ TEST_TIMEOUT ?= 900
 # Extra pytest arguments, e.g. make test PYTEST_ARGS="-x -m 'not browser'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup mathjax book test execute gpu-dry student exercises benchmark clean distclean
+.PHONY: help setup mathjax ipywidgets7 book test execute gpu-dry student exercises benchmark clean distclean
 
 # make gpu-dry: every chapter with exactly the gpu profile's data, image sizes, widths and
 # batches, on whatever device is here, with every training loop capped at DRY_STEPS steps and
@@ -45,7 +54,8 @@ PYTEST_ARGS ?=
 DRY_STEPS ?= 2
 
 help:
-	@echo "make setup              create .venv, install requirements.txt and the package, fetch MathJax"
+	@echo "make setup              create .venv, install requirements.txt and the package, fetch MathJax,"
+	@echo "                        put ipywidgets 7 (Colab's) in .cache/ipywidgets7 for a test"
 	@echo "make book               build the website into _build/html"
 	@echo "make test               run every test (package, notebooks, book build, browser)"
 	@echo "make execute [NB=01]    re-execute notebooks in place (GAN_COURSE_PROFILE=cpu)"
@@ -55,7 +65,7 @@ help:
 	@echo "make benchmark          time the package's DCGAN step against a hand-written loop"
 	@echo "make clean | distclean  remove build outputs and caches | also .venv and .cache (MathJax)"
 
-setup: $(VENV)/.installed mathjax
+setup: $(VENV)/.installed mathjax ipywidgets7
 
 $(VENV)/bin/python:
 	$(PYTHON3) -m venv $(VENV)
@@ -78,6 +88,14 @@ $(MATHJAX_STAMP):
 	cp $(MATHJAX_NPM)/package/es5/tex-chtml.js $(MATHJAX_DIR)/
 	cp -r $(MATHJAX_NPM)/package/es5/{a11y,adaptors,input,output,sre,ui} $(MATHJAX_DIR)/
 	cp $(MATHJAX_NPM)/package/LICENSE $(MATHJAX_DIR)/
+	touch $@
+
+ipywidgets7: $(IPYWIDGETS7_STAMP)
+
+$(IPYWIDGETS7_STAMP): | $(VENV)/bin/python
+	rm -rf $(IPYWIDGETS7_DIR)
+	$(PY) -m pip install --quiet --no-deps --target $(IPYWIDGETS7_DIR) \
+		ipywidgets==$(IPYWIDGETS7_VERSION) ipython_genutils==$(IPYTHON_GENUTILS_VERSION)
 	touch $@
 
 book: setup
