@@ -35,8 +35,9 @@ NOT_CHECKED = "[CLAIM NOT CHECKED]"
 VERDICTS = (HOLDS, FAILS, NOT_CHECKED)
 
 
-def claim(statement: str, holds, *, evidence: str = "") -> bool | None:
-    """Print ``statement`` with the verdict ``holds`` and return it (None under ``smoke``).
+def claim(statement: str, holds, *, evidence: str = "") -> None:
+    """Print ``statement`` with the verdict ``holds``. Nothing is returned, so a cell that ends
+    with a claim shows the verdict line and no stray ``True`` under it.
 
     ``holds``: anything with a truth value (a bool, a NumPy bool, a 0-d tensor), computed from
     the run's own numbers. ``evidence``: the numbers behind the verdict, printed after it, e.g.
@@ -51,7 +52,7 @@ def claim(statement: str, holds, *, evidence: str = "") -> bool | None:
                else f"training capped at {cap} steps by GAN_COURSE_MAX_STEPS (a dry run): nothing to check")
         print(f"{NOT_CHECKED} {statement}{tail} [{why}]")
         sys.stdout.flush()
-        return None
+        return
     try:
         verdict = bool(holds)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -59,7 +60,6 @@ def claim(statement: str, holds, *, evidence: str = "") -> bool | None:
                         f"{exc}") from None
     print(f"{HOLDS if verdict else FAILS} {statement}{tail}")
     sys.stdout.flush()
-    return verdict
 
 
 def _values(values, name: str = "values") -> np.ndarray:

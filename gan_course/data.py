@@ -759,12 +759,14 @@ def celeba_run_missing(root, *, download: bool = False) -> list[str]:
 
     The run needs the ``gpu`` profile, a CUDA GPU and CelebA in torchvision's layout under
     ``root`` (``root/celeba/list_attr_celeba.txt``; with ``download=True`` the files may be
-    fetched instead).
+    fetched instead). A dry run (``$GAN_COURSE_MAX_STEPS`` set, as ``make gpu-dry`` does)
+    needs no GPU: its few steps fit on a CPU.
     """
-    from .runtime import profile
+    from .runtime import profile, step_cap
 
     have_data = (Path(root).expanduser() / "celeba" / "list_attr_celeba.txt").exists() or download
-    needs = (("the gpu profile", profile() == "gpu"), ("a CUDA GPU", torch.cuda.is_available()),
+    gpu_ok = torch.cuda.is_available() or step_cap() is not None
+    needs = (("the gpu profile", profile() == "gpu"), ("a CUDA GPU", gpu_ok),
              (f"CelebA under {Path(root).expanduser()}", have_data))
     return [why for why, ok in needs if not ok]
 

@@ -239,3 +239,20 @@ def test_celeba_run_missing_names_each_missing_requirement(tmp_path, monkeypatch
     assert not any("CelebA" in m for m in data.celeba_run_missing(tmp_path / "x", download=True))
     monkeypatch.setenv("GAN_COURSE_PROFILE", "gpu")
     assert "the gpu profile" not in data.celeba_run_missing(tmp_path)
+    monkeypatch.setattr(data.torch.cuda, "is_available", lambda: False)
+    assert "a CUDA GPU" in data.celeba_run_missing(tmp_path)
+    monkeypatch.setenv("GAN_COURSE_MAX_STEPS", "2")  # a dry run fits on a CPU
+    assert data.celeba_run_missing(tmp_path) == []
+
+
+def test_the_chapter_reads_celeba_through_the_dry_run_stand_in(tmp_path, monkeypatch):
+    from gan_course import data
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_COURSE_STANDIN", "1")
+    root = data.celeba_root(tmp_path / "nothing-here")
+    assert (root / "celeba" / "list_attr_celeba.txt").is_file()
+    faces, attrs = data.load_celeba(root, split="train", size=32, limit=4)
+    assert faces.shape == (4, 3, 32, 32) and attrs.shape[0] == 4
+    monkeypatch.delenv("GAN_COURSE_STANDIN")
+    assert data.celeba_root(tmp_path / "nothing-here") == tmp_path / "nothing-here"

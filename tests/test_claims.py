@@ -16,22 +16,22 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-
 
 def test_claim_prints_its_verdict(clean_env, capsys):
     clean_env.setenv("GAN_COURSE_PROFILE", "cpu")
-    assert gc.claim("the distance falls", np.float64(3.0) < 4.0, evidence="3.0 < 4.0") is True
-    assert gc.claim("the distance rises", torch.tensor(3.0) > 4.0) is False
+    assert gc.claim("the distance falls", np.float64(3.0) < 4.0, evidence="3.0 < 4.0") is None
+    gc.claim("the distance rises", torch.tensor(3.0) > 4.0)
     out = capsys.readouterr().out.splitlines()
     assert out == ["[CLAIM HOLDS] the distance falls (3.0 < 4.0)", "[CLAIM FAILS] the distance rises"]
 
 
 def test_claim_is_not_checked_under_smoke(clean_env, capsys):
     clean_env.setenv("GAN_COURSE_PROFILE", "smoke")
-    assert gc.claim("the distance falls", False) is None
+    gc.claim("the distance falls", False)
     assert capsys.readouterr().out.startswith("[CLAIM NOT CHECKED] the distance falls")
 
 
 def test_claim_is_not_checked_in_a_dry_run_with_capped_steps(clean_env, capsys):
     clean_env.setenv("GAN_COURSE_PROFILE", "gpu")
     clean_env.setenv("GAN_COURSE_MAX_STEPS", "2")
-    assert gc.claim("the distance falls", False) is None
+    gc.claim("the distance falls", False)
     out = capsys.readouterr().out
     assert out.startswith("[CLAIM NOT CHECKED] the distance falls") and "capped at 2 steps" in out
 
@@ -81,3 +81,15 @@ def test_no_stored_claim_fails_or_is_unchecked(path):
     bad = [f"cell {i}: {line}" for i, line in _stored_lines(path)
            if line.startswith((claims.FAILS, claims.NOT_CHECKED))]
     assert not bad, "the stored outputs hold claims that failed or were not checked:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_stray_truth_value_under_a_cell(path):
+    """A bare True or False under a cell (once the return value of a claim) tells a reader
+    nothing; the verdict line above it says what was checked."""
+    nb = nbformat.read(path, as_version=4)
+    bad = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+           for out in cell.get("outputs", [])
+           if out.get("output_type") == "execute_result"
+           and out.get("data", {}).get("text/plain") in ("True", "False")]
+    assert not bad, f"{path.name}: cells {bad} end with a bare True/False result"

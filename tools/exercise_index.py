@@ -73,6 +73,33 @@ def time_estimates(text: str | None = None) -> dict[str, str]:
     return found
 
 
+def directives(markdown: str) -> list[tuple[str, str, str]]:
+    """The exercise directives of a piece of Markdown, in order, as (label, title, type)."""
+    found = []
+    lines = markdown.splitlines()
+    for j, line in enumerate(lines):
+        m = EXERCISE.match(line.strip())
+        if not m:
+            continue
+        label, kind = None, None
+        for nxt in lines[j + 1:]:
+            s = nxt.strip()
+            if s.startswith(":::"):
+                break
+            if LABEL.match(s):
+                label = LABEL.match(s).group("label")
+            elif s and not s.startswith(":") and kind is None:
+                t = TYPE.match(s)
+                kind = t.group("type") if t else None
+        if label is None:
+            raise ValueError(f"exercise {m.group('title')!r} has no :label:")
+        if kind not in TYPES:
+            raise ValueError(f"exercise {label} must start with one of "
+                             f"{', '.join('(' + t + ')' for t in TYPES)}, found {kind!r}")
+        found.append((label, m.group("title").strip(), kind))
+    return found
+
+
 def exercises(path: Path) -> list[dict]:
     """The exercises of one notebook, in order, with number, title, label, type and check."""
     nb = nbformat.read(path, as_version=4)
@@ -81,32 +108,17 @@ def exercises(path: Path) -> list[dict]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "markdown":
             continue
-        lines = cell.source.splitlines()
-        for j, line in enumerate(lines):
-            m = EXERCISE.match(line.strip())
-            if not m:
-                continue
-            label, kind = None, None
-            for nxt in lines[j + 1:]:
-                s = nxt.strip()
-                if s.startswith(":::"):
-                    break
-                if LABEL.match(s):
-                    label = LABEL.match(s).group("label")
-                elif s and not s.startswith(":") and kind is None:
-                    t = TYPE.match(s)
-                    kind = t.group("type") if t else None
-            if label is None:
-                raise ValueError(f"{path.name}: exercise {m.group('title')!r} has no :label:")
-            if kind not in TYPES:
-                raise ValueError(f"{path.name}: exercise {label} must start with one of "
-                                 f"{', '.join('(' + t + ')' for t in TYPES)}, found {kind!r}")
+        try:
+            in_cell = directives(cell.source)
+        except ValueError as error:
+            raise ValueError(f"{path.name}: {error}") from None
+        for label, title, kind in in_cell:
             check = None
             if kind == "Code":
                 text = "\n".join(c.source for c in nb.cells[i:i + 3] if c.cell_type == "code")
                 hit = CHECK.search(text)
                 check = hit.group(1) if hit else None
-            found.append({"number": f"{chapter}.{len(found) + 1}", "title": m.group("title").strip(),
+            found.append({"number": f"{chapter}.{len(found) + 1}", "title": title,
                           "label": label, "type": kind, "check": check})
     return found
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
-from exercise_index import EXERCISE, LABEL, TYPE, TYPES
+from exercise_index import directives
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
@@ -128,29 +128,7 @@ class Part:
 
 def exercises_in(markdown: str) -> list[Exercise]:
     """The exercise directives of a piece of Markdown, with label, title and type."""
-    found = []
-    lines = markdown.splitlines()
-    for j, line in enumerate(lines):
-        m = EXERCISE.match(line.strip())
-        if not m:
-            continue
-        label, kind = None, None
-        for nxt in lines[j + 1:]:
-            s = nxt.strip()
-            if s.startswith(":::"):
-                break
-            if LABEL.match(s):
-                label = LABEL.match(s).group("label")
-            elif s and not s.startswith(":") and kind is None:
-                t = TYPE.match(s)
-                kind = t.group("type") if t else None
-        if label is None:
-            raise ValueError(f"exercise {m.group('title')!r} has no :label:")
-        if kind not in TYPES:
-            raise ValueError(f"exercise {label} must start with one of "
-                             f"{', '.join('(' + t + ')' for t in TYPES)}, found {kind!r}")
-        found.append(Exercise(label, m.group("title").strip(), kind))
-    return found
+    return [Exercise(label, title, kind) for label, title, kind in directives(markdown)]
 
 
 def python_source(source: str) -> str:
