@@ -93,3 +93,15 @@ def test_no_stray_truth_value_under_a_cell(path):
            if out.get("output_type") == "execute_result"
            and out.get("data", {}).get("text/plain") in ("True", "False")]
     assert not bad, f"{path.name}: cells {bad} end with a bare True/False result"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_warning_in_stored_outputs(path):
+    """A warning printed under a cell (a deprecation, a tensor converted while it still needs
+    gradients, a slow legend) is noise on the website and often a bug in the cell: fix the
+    cell, do not store the warning."""
+    nb = nbformat.read(path, as_version=4)
+    bad = [f"cell {i}: {line.strip()[:160]}" for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+           for out in cell.get("outputs", []) if out.get("output_type") == "stream"
+           for line in str(out.get("text", "")).splitlines() if "Warning:" in line]
+    assert not bad, f"{path.name} stores warnings:\n" + "\n".join(bad)
