@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import io
 import os
 import platform
 import random
@@ -270,6 +271,10 @@ def map_processes(fn: Callable, items: Iterable, processes: int | None = None) -
     (Windows), or with ``processes=1``, the items are computed one after the other here.
     ``fn`` must be a named function (not a lambda) and return picklable results; the order
     of the results is the order of ``items``.
+
+    Results travel back as bytes written by ``torch.save``, not through PyTorch's shared
+    memory: a worker that handed its tensors over as shared-memory file descriptors could
+    hang on a lock inherited from the forked parent (seen with nbval on two cores).
     """
     import multiprocessing
 
@@ -281,4 +286,17 @@ def map_processes(fn: Callable, items: Iterable, processes: int | None = None) -
     if processes == 1 or len(items) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [fn(item) for item in items]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        return pool.map(fn, items, chunksize=1)
+        packed = pool.map(_SerialisedCall(fn), items, chunksize=1)
+    return [torch.load(io.BytesIO(b), weights_only=False) for b in packed]
+
+
+class _SerialisedCall:
+    """``fn(item)`` in a worker, returned as the bytes of ``torch.save`` (see map_processes)."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, item) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(self.fn(item), buffer)
+        return buffer.getvalue()

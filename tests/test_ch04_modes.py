@@ -234,6 +234,23 @@ def test_map_processes_matches_serial_and_keeps_order():
         gc.map_processes(_square_and_sample, range(2), processes=0)
 
 
+def _trained_layer(seed):
+    torch.manual_seed(seed)
+    layer = torch.nn.Linear(3, 2)
+    layer.weight.data.mul_(seed + 1)
+    return layer, {"seed": seed, "weight": layer.weight.detach().clone()}
+
+
+def test_map_processes_returns_modules_as_plain_copies_not_shared_memory():
+    # results come back through torch.save bytes: equal values, no shared-memory storage
+    # (handing storages over as shared-memory descriptors could hang a forked worker)
+    for layer, extra in gc.map_processes(_trained_layer, range(3), processes=2):
+        torch.manual_seed(extra["seed"])
+        expected = torch.nn.Linear(3, 2).weight.detach() * (extra["seed"] + 1)
+        assert torch.equal(layer.weight.detach(), expected) and torch.equal(extra["weight"], expected)
+        assert not layer.weight.is_shared() and not extra["weight"].is_shared()
+
+
 # --- pack_interaction: zero for a sum of per-slot terms, the hand value for a D that compares ---
 
 def test_pack_interaction_is_zero_exactly_when_the_logit_is_a_sum_over_the_pack():
