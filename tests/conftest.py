@@ -19,6 +19,19 @@ def clean_env(monkeypatch, tmp_path):
     return monkeypatch
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, through Playwright: one instance for the whole session
+    (the website tests and the live explorer tests share it)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from test_book import CHROMIUM_ARGS, _chromium
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -373,13 +373,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+# The headless Chromium (`browser`) is a session fixture in conftest.py: one Playwright per
+# test session, shared with tests/test_live_explorers.py.
 
 
 # Equations (display and inline): each fits its column or sits in a box that scrolls.

@@ -56,7 +56,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from test_book import CHROMIUM_ARGS, _chromium
 from test_explorers_ipywidgets import CONTROLS, explorer_cells
 
 pytestmark = pytest.mark.live
@@ -164,12 +163,10 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def chromium(browser):
+    # the session's one headless Chromium (conftest.py): Playwright's synchronous API
+    # cannot start a second instance while the website tests' instance is open
+    return browser
 
 
 @pytest.fixture(scope="module")
