@@ -114,7 +114,7 @@ execute: setup
 gpu-dry: setup
 	@test -n "$(NOTEBOOKS)" || { echo "no notebook matches notebooks/$(NB)*.ipynb"; exit 1; }
 	GAN_COURSE_PROFILE=gpu GAN_COURSE_MAX_STEPS=$(DRY_STEPS) GAN_COURSE_STANDIN=1 \
-		$(PY) tools/execute.py --out _build/gpu-dry $(NOTEBOOKS)
+		$(PY) tools/execute.py --cell-times 10 --out _build/gpu-dry $(NOTEBOOKS)
 
 student: setup
 	$(PY) tools/student.py $(sort $(wildcard notebooks/*.ipynb)) --out _build/student

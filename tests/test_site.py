@@ -250,6 +250,21 @@ def test_tidy_outputs_merges_consecutive_prints_only():
     nbformat.validate(nb)
 
 
+def test_execute_reports_slow_cells_as_they_end(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"),
+                nbformat.v4.new_code_cell("import time\n\ntime.sleep(0.6)  # the slow one"),
+                nbformat.v4.new_code_cell("x = 1")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert execute.main([str(path), "--out", str(tmp_path / "out"), "--cell-times", "0.5"]) == 0
+    report = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip().startswith("cell")]
+    assert len(report) == 1, report  # the quick cell and the markdown cell are not listed
+    index, seconds = report[0].split()[1:3]
+    assert index == "1" and 0.6 <= float(seconds) < 5 and report[0].endswith("import time")
+    assert (tmp_path / "out" / "nb.ipynb").exists() and nbformat.read(path, 4).cells[1].outputs == []
+
+
 def test_exercise_times_come_from_the_guide_for_instructors():
     times = exercise_index.time_estimates()
     text = (ROOT / "book" / "instructors.md").read_text()

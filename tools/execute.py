@@ -14,6 +14,10 @@ Before saving, each cell's outputs are tidied (``tidy_outputs``): the views of w
 whose state is not kept (tqdm's progress bars in a kernel) are dropped, since they show
 nothing anywhere, and consecutive prints to the same stream are merged into one output,
 so that a table printed line by line is one block on the website, not six.
+
+``--cell-times S`` prints, as the run goes, every code cell that took at least S seconds
+(its index, wall time and first line), so a long run can be profiled while it runs and a
+killed one still tells where the time went; ``--cell-times 0`` lists every cell.
 """
 
 from __future__ import annotations
@@ -69,9 +73,31 @@ def tidy_outputs(nb) -> int:
     return removed
 
 
-def execute(path: Path, timeout: int, out: Path | None = None) -> float:
+def cell_timer(threshold: float):
+    """nbclient hooks (on_cell_start, on_cell_executed) that print each code cell taking at
+    least ``threshold`` seconds when it ends: index (0-based, as nbformat counts), seconds,
+    seconds since the first cell, and the cell's first line."""
+    started, first = {}, []
+
+    def on_start(cell, cell_index, **_):
+        now = time.perf_counter()
+        started[cell_index] = now
+        first[:] = first or [now]
+
+    def on_executed(cell, cell_index, **_):
+        now = time.perf_counter()
+        took = now - started.get(cell_index, now)
+        if took >= threshold:
+            line = next((ln for ln in cell.source.splitlines() if ln.strip()), "")[:70]
+            print(f"    cell {cell_index:3d} {took:8.1f} s  (at {now - first[0]:7.1f} s)  {line}", flush=True)
+
+    return on_start, on_executed
+
+
+def execute(path: Path, timeout: int, out: Path | None = None, cell_times: float | None = None) -> float:
     """Execute one notebook in place (or write the executed copy to ``out``); return the wall
-    time in seconds. The working directory is the notebook's own folder either way."""
+    time in seconds. The working directory is the notebook's own folder either way. With
+    ``cell_times`` set, cells that take at least that many seconds are reported as they end."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("widgets", None)
     km = kernel_manager()
@@ -86,6 +112,8 @@ def execute(path: Path, timeout: int, out: Path | None = None) -> float:
         record_timing=False,  # no per-cell timestamps: keeps diffs of stored notebooks small
         resources={"metadata": {"path": str(path.parent)}},
     )
+    if cell_times is not None:
+        client.on_cell_start, client.on_cell_executed = cell_timer(cell_times)
     start = time.perf_counter()
     try:
         client.execute()
@@ -109,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
     parser.add_argument("--out", type=Path, help="write the executed notebooks into this folder instead of "
                                                  "in place (e.g. dry runs of another profile)")
+    parser.add_argument("--cell-times", type=float, metavar="S",
+                        help="print each code cell that takes at least S seconds as it ends")
     args = parser.parse_args(argv)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"executing {path} (GAN_COURSE_PROFILE={profile}) ...", flush=True)
         try:
             elapsed = execute(path.resolve(), args.timeout,
-                              None if args.out is None else args.out.resolve() / path.name)
+                              None if args.out is None else args.out.resolve() / path.name,
+                              args.cell_times)
         except CellExecutionError as err:
             print(f"FAILED {path}; the stored notebook was left as it was.\n{err}", file=sys.stderr)
             return 1
