@@ -76,20 +76,18 @@ def tidy_outputs(nb) -> int:
 def cell_timer(threshold: float):
     """nbclient hooks (on_cell_start, on_cell_executed) that print each code cell taking at
     least ``threshold`` seconds when it ends: index (0-based, as nbformat counts), seconds,
-    seconds since the first cell, and the cell's first line."""
-    started, first = {}, []
+    seconds since the hooks were made (just before the run), and the cell's first line."""
+    t0, started = time.perf_counter(), {}
 
     def on_start(cell, cell_index, **_):
-        now = time.perf_counter()
-        started[cell_index] = now
-        first[:] = first or [now]
+        started[cell_index] = time.perf_counter()
 
     def on_executed(cell, cell_index, **_):
         now = time.perf_counter()
         took = now - started.get(cell_index, now)
         if took >= threshold:
             line = next((ln for ln in cell.source.splitlines() if ln.strip()), "")[:70]
-            print(f"    cell {cell_index:3d} {took:8.1f} s  (at {now - first[0]:7.1f} s)  {line}", flush=True)
+            print(f"    cell {cell_index:3d} {took:8.1f} s  (at {now - t0:7.1f} s)  {line}", flush=True)
 
     return on_start, on_executed
 
